@@ -1,0 +1,113 @@
+"""OpenID Connect single sign-on for Home Assistant."""
+
+import logging
+import ssl
+from functools import partial
+
+import voluptuous as vol
+from homeassistant.auth import EVENT_USER_ADDED
+from homeassistant.components.http.server import StaticPathConfig
+from homeassistant.config_entries import SOURCE_IMPORT
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.util.ssl import client_context
+
+from .const import DOMAIN
+from .hass_auth import intercept_authorize_page, register_provider, unregister_provider
+from .oidc import ClientSettings, OIDCClient, issuer_from_discovery_url
+from .pages import STATIC_DIR, STATIC_URL, PageRenderer
+from .person import async_create_person_for_new_user
+from .provider import OIDCAuthProvider
+from .runtime import DATA_DOMAIN, DomainData, OIDCConfigEntry, OIDCRuntime
+from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
+from .views import CallbackView, StartView, WelcomeView, authorize_interceptor
+
+_LOGGER = logging.getLogger(__name__)
+
+CONFIG_SCHEMA = vol.Schema({vol.Optional(DOMAIN): SETTINGS_SCHEMA}, extra=vol.ALLOW_EXTRA)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the login pages once and import the YAML configuration."""
+    hass.data[DATA_DOMAIN] = DomainData(pages=await PageRenderer.async_load(hass))
+    await hass.http.async_register_static_paths(
+        [StaticPathConfig(STATIC_URL, str(STATIC_DIR), cache_headers=True)]
+    )
+    # Views cannot be unregistered: they find the loaded config entries on every request.
+    hass.http.register_view(WelcomeView())
+    hass.http.register_view(StartView())
+    hass.http.register_view(CallbackView())
+    if not intercept_authorize_page(hass, authorize_interceptor):
+        _LOGGER.debug("No frontend login page to intercept")
+    hass.bus.async_listen(EVENT_USER_ADDED, partial(_async_user_added, hass))
+
+    yaml_entries = [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.source == SOURCE_IMPORT
+    ]
+    if DOMAIN in config:
+        hass.async_create_task(
+            hass.config_entries.flow.async_init(
+                DOMAIN, context={"source": SOURCE_IMPORT}, data=config[DOMAIN]
+            )
+        )
+    else:
+        # The auth_oidc: block was removed from configuration.yaml: so is its provider.
+        for entry in yaml_entries:
+            hass.async_create_task(hass.config_entries.async_remove(entry.entry_id))
+    return True
+
+
+async def _async_user_added(hass: HomeAssistant, event: Event) -> None:
+    """Create a person for a user that one of our providers just created."""
+    await async_create_person_for_new_user(hass, event.data["user_id"])
+
+
+async def _async_tls_context(hass: HomeAssistant, settings: Settings) -> ssl.SSLContext | None:
+    """Return an SSL context trusting the configured CA bundle, if one is configured."""
+    if settings.network.tls_ca_path is None or not settings.network.tls_verify:
+        return None
+    context = client_context()
+    await hass.async_add_executor_job(context.load_verify_locations, settings.network.tls_ca_path)
+    return context
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool:
+    """Register the provider; SSO starts working as soon as the provider answers."""
+    settings = settings_from_config(entry.data)
+    client = OIDCClient(
+        async_get_clientsession(hass, verify_ssl=settings.network.tls_verify),
+        settings.discovery_url,
+        ClientSettings(
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            scopes=settings.scopes,
+            id_token_signing_alg=settings.id_token_signing_alg,
+            use_pkce=not settings.features.disable_rfc7636,
+        ),
+        ssl_context=await _async_tls_context(hass, settings),
+    )
+    provider = OIDCAuthProvider(hass, issuer_from_discovery_url(settings.discovery_url), settings)
+    entry.runtime_data = OIDCRuntime(settings=settings, client=client, provider=provider)
+    register_provider(hass, provider)
+    entry.async_on_unload(partial(unregister_provider, hass, provider))
+    # Never lock anyone out: a provider that is down now only shows on the welcome page.
+    entry.async_create_background_task(hass, _async_warm_up(entry), f"{DOMAIN} discovery")
+    return True
+
+
+async def _async_warm_up(entry: OIDCConfigEntry) -> None:
+    """Fetch discovery early so the first login is fast; log (not raise) failures."""
+    try:
+        await entry.runtime_data.client.metadata()
+    except Exception as err:  # any failure is retried at the next login
+        _LOGGER.warning(
+            "Provider %s is not reachable yet (%s); logins will retry", entry.title, err
+        )
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool:
+    """Unload the provider; the login pages fall back to Home Assistant's own login."""
+    return True

@@ -1,0 +1,104 @@
+"""Keep pending logins in memory: bounded, time-limited, single use."""
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .oidc import AuthorizationRequest
+
+PENDING_LOGIN_TTL = 600.0
+PENDING_LOGIN_CAP = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """The OAuth request that a Home Assistant client made at /auth/authorize."""
+
+    client_id: str
+    redirect_uri: str
+    state: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    store_token: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLogin:
+    """What the callback needs to finish a login that was sent to the provider."""
+
+    entry_id: str
+    client: ClientRequest
+    authorization: AuthorizationRequest = field(repr=False)
+    browser_binding_hash: str = field(repr=False)
+    created: float
+
+
+def new_browser_binding() -> tuple[str, str]:
+    """Return a random cookie value and the hash to store for it."""
+    value = secrets.token_urlsafe(32)
+    return value, hash_binding(value)
+
+
+def hash_binding(value: str) -> str:
+    """Hash a browser-binding cookie value for storage."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def binding_matches(pending: PendingLogin, cookie_value: str | None) -> bool:
+    """Tell whether the callback comes from the browser that started the login."""
+    if not cookie_value:
+        return False
+    # RFC 9700 §4.7.1: bind the authorization response to the user agent that started it.
+    return hmac.compare_digest(pending.browser_binding_hash, hash_binding(cookie_value))
+
+
+class PendingLoginStore:
+    """Pending logins keyed by OAuth `state`; oldest evicted past the cap, expired dropped."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = PENDING_LOGIN_TTL,
+        cap: int = PENDING_LOGIN_CAP,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Create an empty store."""
+        self._ttl = ttl
+        self._cap = cap
+        self._clock = clock
+        self._items: OrderedDict[str, PendingLogin] = OrderedDict()
+
+    def __len__(self) -> int:
+        """Return how many pending logins are held."""
+        return len(self._items)
+
+    def now(self) -> float:
+        """Return the store's clock reading."""
+        return self._clock()
+
+    def add(self, state: str, pending: PendingLogin) -> None:
+        """Store a pending login under its state, evicting what is expired or oldest."""
+        self._drop_expired()
+        while len(self._items) >= self._cap:
+            self._items.popitem(last=False)
+        self._items[state] = pending
+
+    def take(self, state: str) -> PendingLogin | None:
+        """Remove and return the pending login for `state` when it exists and is fresh."""
+        pending = self._items.pop(state, None)
+        if pending is None or self._clock() - pending.created > self._ttl:
+            return None
+        return pending
+
+    def _drop_expired(self) -> None:
+        """Drop expired logins (insertion order is creation order)."""
+        deadline = self._clock() - self._ttl
+        while self._items:
+            oldest = next(iter(self._items.values()))
+            if oldest.created >= deadline:
+                break
+            self._items.popitem(last=False)

@@ -1,0 +1,151 @@
+"""Render the translated login pages with the security headers every page needs."""
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from homeassistant.core import HomeAssistant
+
+COMPONENT_DIR = Path(__file__).parent
+TEMPLATE_DIR = COMPONENT_DIR / "templates"
+TRANSLATION_DIR = COMPONENT_DIR / "translations"
+STATIC_DIR = COMPONENT_DIR / "static"
+STATIC_URL = "/auth/oidc/static"
+FALLBACK_LANGUAGE = "en"
+
+# Pages carry no script at all; styles come from our own static file.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def _flatten(strings: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten nested translation strings into dotted keys."""
+    flat: dict[str, str] = {}
+    for key, value in strings.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def _load_page_strings() -> dict[str, dict[str, str]]:
+    """Read the `login_page` strings of every shipped language (blocking I/O)."""
+    languages: dict[str, dict[str, str]] = {}
+    for path in sorted(TRANSLATION_DIR.glob("*.json")):
+        strings = json.loads(path.read_text(encoding="utf-8")).get("login_page", {})
+        languages[path.stem] = _flatten(strings)
+    return languages
+
+
+def choose_language(accept_language: str, available: set[str], default: str) -> str:
+    """Pick the best shipped language for an Accept-Language header (RFC 9110 §12.5.4)."""
+    weighted: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept_language.split(",")[:20]):
+        tag, _, parameters = item.strip().partition(";")
+        quality = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                quality = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        if tag:
+            weighted.append((-quality, position, tag.strip().lower()))
+    for negative_quality, _, tag in sorted(weighted):
+        if negative_quality >= 0:
+            break
+        for candidate in (tag, tag.split("-")[0]):
+            if candidate in available:
+                return candidate
+    return default if default in available else FALLBACK_LANGUAGE
+
+
+class Translator:
+    """Look up page strings in one language, falling back to English."""
+
+    def __init__(
+        self, language: str, strings: Mapping[str, str], fallback: Mapping[str, str]
+    ) -> None:
+        """Hold the strings of `language` and the English fallback."""
+        self.language = language
+        self._strings = strings
+        self._fallback = fallback
+
+    def __call__(self, key: str, **placeholders: str) -> str:
+        """Return the translated text for `key` with placeholders filled in."""
+        text = self._strings.get(key) or self._fallback.get(key) or key
+        for name, value in placeholders.items():
+            text = text.replace("{" + name + "}", value)
+        return text
+
+    def has(self, key: str) -> bool:
+        """Tell whether `key` has a translation."""
+        return key in self._strings or key in self._fallback
+
+
+class PageRenderer:
+    """Templates and strings, loaded once in the executor."""
+
+    def __init__(self, environment: jinja2.Environment, strings: dict[str, dict[str, str]]) -> None:
+        """Hold a loaded template environment and all page strings."""
+        self._environment = environment
+        self._strings = strings
+
+    @classmethod
+    async def async_load(cls, hass: HomeAssistant) -> PageRenderer:
+        """Load templates and translations without blocking the event loop."""
+
+        def load() -> PageRenderer:
+            environment = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+                autoescape=True,
+                undefined=jinja2.StrictUndefined,
+            )
+            for name in environment.list_templates(extensions=["html"]):
+                environment.get_template(name)
+            return cls(environment, _load_page_strings())
+
+        return await hass.async_add_executor_job(load)
+
+    def translator(self, hass: HomeAssistant, request: web.Request) -> Translator:
+        """Return a translator for the language the browser prefers."""
+        language = choose_language(
+            request.headers.get("Accept-Language", ""), set(self._strings), hass.config.language
+        )
+        return Translator(
+            language, self._strings.get(language, {}), self._strings.get(FALLBACK_LANGUAGE, {})
+        )
+
+    def render(
+        self,
+        hass: HomeAssistant,
+        request: web.Request,
+        template: str,
+        *,
+        status: HTTPStatus = HTTPStatus.OK,
+        **context: Any,
+    ) -> web.Response:
+        """Render `template` as a complete HTML response with security headers."""
+        translate = self.translator(hass, request)
+        body = self._environment.get_template(template).render(
+            t=translate, lang=translate.language, static_url=STATIC_URL, **context
+        )
+        return web.Response(
+            text=body,
+            status=status,
+            content_type="text/html",
+            charset="utf-8",
+            headers=SECURITY_HEADERS,
+        )

@@ -1,0 +1,50 @@
+"""Runtime objects shared by the HTTP views and the config entries."""
+
+from dataclasses import dataclass, field
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.util.hass_dict import HassKey
+
+from .const import DOMAIN
+from .login_state import PendingLoginStore
+from .oidc import OIDCClient
+from .pages import PageRenderer
+from .provider import OIDCAuthProvider
+from .settings import Settings
+
+
+@dataclass(slots=True)
+class OIDCRuntime:
+    """One configured OpenID Provider while its config entry is loaded."""
+
+    settings: Settings
+    client: OIDCClient
+    provider: OIDCAuthProvider
+
+
+type OIDCConfigEntry = ConfigEntry[OIDCRuntime]
+
+
+@dataclass(slots=True)
+class DomainData:
+    """State shared by all config entries; lives as long as Home Assistant runs."""
+
+    pages: PageRenderer
+    pending_logins: PendingLoginStore = field(default_factory=PendingLoginStore)
+
+
+DATA_DOMAIN: HassKey[DomainData] = HassKey(DOMAIN)
+
+
+def loaded_entries(hass: HomeAssistant) -> list[OIDCConfigEntry]:
+    """Return the loaded config entries, in the order the user added them."""
+    return list(hass.config_entries.async_loaded_entries(DOMAIN))
+
+
+def loaded_entry(hass: HomeAssistant, entry_id: str) -> OIDCConfigEntry | None:
+    """Return the loaded config entry with `entry_id`, if any."""
+    for entry in loaded_entries(hass):
+        if entry.entry_id == entry_id:
+            return entry
+    return None

@@ -1,0 +1,508 @@
+"""HTTP endpoints of the single sign-on login.
+
+GET  /auth/authorize      Home Assistant's login page. Intercepted: a browser is sent to the
+                          welcome page with the same query, unless it asked for the other login
+                          (`skip_oidc_redirect=true`), comes from a trusted network, or Home
+                          Assistant is not onboarded yet.
+GET  /auth/oidc/welcome   Validate the client's authorize request like Home Assistant does and
+                          show "Log in with <provider>" buttons and "Use another login method".
+                          Skipped straight to the provider with `features.default_redirect`, or
+                          when ours is the only login method.
+POST /auth/oidc/redirect  Start a login: keep a pending record (state, nonce, PKCE verifier,
+                          client request, browser binding) and redirect to the provider.
+GET  /auth/oidc/callback  Finish a login: consume the pending record once, verify the response,
+                          tokens and identity, then hand a Home Assistant authorization code to
+                          the client's redirect_uri, after Home Assistant's own checks.
+
+Every failure renders a translated page (4xx), never a stack trace.
+"""
+
+import hashlib
+import logging
+from http import HTTPStatus
+from ipaddress import ip_address
+from typing import Any, cast
+from urllib.parse import urlencode, urlsplit
+
+from aiohttp import web
+from homeassistant.auth import InvalidAuthError
+from homeassistant.auth.models import AuthFlowContext, Credentials
+from homeassistant.auth.providers.trusted_networks import TrustedNetworksAuthProvider
+from homeassistant.components import onboarding
+from homeassistant.components.auth import indieauth
+from homeassistant.components.http.auth_util import async_user_not_allowed_do_auth
+from homeassistant.components.http.ban import process_success_login, process_wrong_login
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
+from homeassistant.util.network import is_local
+from multidict import MultiDict, MultiMapping
+from yarl import URL
+
+from .const import (
+    BINDING_COOKIE,
+    CALLBACK_PATH,
+    CONTEXT_IDENTITY,
+    DOMAIN,
+    SKIP_REDIRECT_PARAM,
+    START_PATH,
+    WELCOME_PATH,
+)
+from .hass_auth import Handler, store_auth_code
+from .identity import Identity, identity_from_claims
+from .login_state import (
+    ClientRequest,
+    PendingLogin,
+    binding_matches,
+    new_browser_binding,
+)
+from .oidc import OIDCError
+from .provider import async_apply_identity
+from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
+
+_LOGGER = logging.getLogger(__name__)
+
+AUTHORIZE_PATH = "/auth/authorize"
+MAX_PARAM_LENGTH = 2048
+PENDING_COOKIE_MAX_AGE = 600
+
+# Errors the user can do something about; everything else is "verification failed".
+PROVIDER_UNAVAILABLE_CODES = frozenset(
+    {
+        "discovery_unreachable",
+        "discovery_tls",
+        "discovery_http_status",
+        "jwks_unreachable",
+        "timeout",
+        "token_request_failed",
+        "userinfo_failed",
+        "response_too_large",
+    }
+)
+
+
+class LoginPageError(Exception):
+    """A login failure to show to the user as a translated page."""
+
+    def __init__(
+        self, reason: str, *, detail: str = "", status: HTTPStatus = HTTPStatus.BAD_REQUEST
+    ) -> None:
+        """Describe the failure by a translation key and an optional technical detail."""
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+        self.status = status
+
+
+def _optional(params: MultiMapping[str], name: str) -> str | None:
+    """Return a parameter given at most once and of bounded length; empty counts as absent."""
+    values = params.getall(name, [])
+    if len(values) > 1 or any(len(value) > MAX_PARAM_LENGTH for value in values):
+        # RFC 6749 §3.1: request parameters must not be included more than once.
+        raise LoginPageError("invalid_request", detail=f"malformed parameter {name}")
+    return values[0] if values and values[0] else None
+
+
+def _required(params: MultiMapping[str], name: str) -> str:
+    """Return a parameter that must be given exactly once."""
+    if (value := _optional(params, name)) is None:
+        raise LoginPageError("invalid_request", detail=f"missing parameter {name}")
+    return value
+
+
+def _is_frontend_client(client_id: str, redirect_uri: str) -> bool:
+    """Tell whether the client is Home Assistant's own web frontend."""
+    client = urlsplit(client_id)
+    redirect = urlsplit(redirect_uri)
+    return (
+        client.path == "/"
+        and (client.scheme, client.netloc) == (redirect.scheme, redirect.netloc)
+        and "auth_callback=1" in redirect.query.split("&")
+    )
+
+
+async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -> ClientRequest:
+    """Validate a client's authorize request exactly as Home Assistant's login would."""
+    if _optional(params, "response_type") not in (None, "code"):
+        # RFC 6749 §4.1.1: only the authorization code grant.
+        raise LoginPageError("invalid_request", detail="unsupported response_type")
+    client_id = _required(params, "client_id")
+    redirect_uri = _required(params, "redirect_uri")
+    state = _optional(params, "state")
+    code_challenge = _optional(params, "code_challenge")
+    code_challenge_method = _optional(params, "code_challenge_method")
+    if code_challenge_method is not None and code_challenge is None:
+        raise LoginPageError("invalid_request", detail="code_challenge missing")
+    if code_challenge is not None and code_challenge_method != "S256":
+        # RFC 7636 §4.3 / RFC 9700 §2.1.1: S256 only, no "plain".
+        raise LoginPageError("invalid_request", detail="code_challenge_method must be S256")
+    if not indieauth.verify_client_id(client_id):
+        raise LoginPageError("invalid_request", detail="invalid client_id")
+    # RFC 6749 §10.6 / RFC 9700 §4.1: never redirect to an unverified URI (no open redirect).
+    if not await indieauth.verify_redirect_uri(
+        hass,
+        client_id,
+        redirect_uri,
+        allow_loopback_port_change=code_challenge is not None,
+    ):
+        raise LoginPageError("invalid_redirect_uri", detail="redirect_uri not allowed")
+    store_token = _optional(params, "store_token") == "true"
+    return ClientRequest(
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        state=state,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method,
+        store_token=store_token and _is_frontend_client(client_id, redirect_uri),
+    )
+
+
+def _client_query(client: ClientRequest) -> dict[str, str]:
+    """Return the authorize query that reproduces the client's request."""
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_uri,
+    }
+    for name, value in (
+        ("state", client.state),
+        ("code_challenge", client.code_challenge),
+        ("code_challenge_method", client.code_challenge_method),
+    ):
+        if value is not None:
+            query[name] = value
+    return query
+
+
+def alternative_login_url(client: ClientRequest | None) -> str:
+    """Return Home Assistant's own login page for the client, without our redirect."""
+    query = _client_query(client) if client else {}
+    return f"{AUTHORIZE_PATH}?{urlencode({**query, SKIP_REDIRECT_PARAM: 'true'})}"
+
+
+def _is_trusted_network(hass: HomeAssistant, request: web.Request) -> bool:
+    """Tell whether a trusted_networks provider accepts this request's address."""
+    try:
+        address = ip_address(request.remote or "")
+    except ValueError:
+        return False
+    for provider in hass.auth.get_auth_providers("trusted_networks"):
+        if not isinstance(provider, TrustedNetworksAuthProvider):
+            continue
+        try:
+            provider.async_validate_access(address)
+        except InvalidAuthError:
+            continue
+        return True
+    return False
+
+
+def _skips_welcome(hass: HomeAssistant, entries: list[OIDCConfigEntry]) -> bool:
+    """Tell whether the welcome page goes straight to the (single) provider."""
+    if len(entries) != 1:
+        return False
+    if entries[0].runtime_data.settings.features.default_redirect:
+        return True
+    return all(provider.type == DOMAIN for provider in hass.auth.auth_providers)
+
+
+async def authorize_interceptor(request: web.Request, original: Handler) -> web.StreamResponse:
+    """Send browsers from Home Assistant's login page to the welcome page."""
+    hass = request.app[KEY_HASS]
+    if (
+        request.query.get(SKIP_REDIRECT_PARAM) == "true"
+        or not loaded_entries(hass)
+        or not onboarding.async_is_user_onboarded(hass)
+        or _is_trusted_network(hass, request)
+    ):
+        return await original(request)
+    raise web.HTTPFound(URL(WELCOME_PATH).with_query(request.query))
+
+
+def _callback_url(request: web.Request, entry: OIDCConfigEntry) -> str:
+    """Return our callback URL as the browser reaches Home Assistant (proxy-aware)."""
+    # Home Assistant's forwarded middleware has already applied trusted X-Forwarded-* headers.
+    url = request.url.with_path(CALLBACK_PATH).with_query(None).with_fragment(None)
+    if entry.runtime_data.settings.features.force_https:
+        url = url.with_scheme("https").with_port(None if url.port in (80, 443) else url.port)
+    return str(url)
+
+
+def _redirect(location: str) -> web.Response:
+    """Return a 302 redirect that is never cached and leaks no referrer."""
+    return web.Response(
+        status=HTTPStatus.FOUND,
+        headers={
+            "Location": location,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _binding_cookie_name(state: str) -> str:
+    """Return the cookie name that binds one pending login to its browser."""
+    return f"{BINDING_COOKIE}_{hashlib.sha256(state.encode()).hexdigest()[:16]}"
+
+
+async def start_login(
+    request: web.Request, entry: OIDCConfigEntry, client: ClientRequest
+) -> web.Response:
+    """Create the pending login and redirect the browser to the provider."""
+    hass = request.app[KEY_HASS]
+    domain = hass.data[DATA_DOMAIN]
+    try:
+        authorization = await entry.runtime_data.client.start_authorization(
+            _callback_url(request, entry)
+        )
+    except OIDCError as err:
+        _LOGGER.warning("Cannot start a login at %s: %s", entry.title, err)
+        raise LoginPageError(
+            "provider_unavailable", detail=err.code, status=HTTPStatus.SERVICE_UNAVAILABLE
+        ) from err
+    cookie_value, binding_hash = new_browser_binding()
+    domain.pending_logins.add(
+        authorization.state,
+        PendingLogin(
+            entry_id=entry.entry_id,
+            client=client,
+            authorization=authorization,
+            browser_binding_hash=binding_hash,
+            created=domain.pending_logins.now(),
+        ),
+    )
+    response = _redirect(authorization.url)
+    response.set_cookie(
+        _binding_cookie_name(authorization.state),
+        cookie_value,
+        max_age=PENDING_COOKIE_MAX_AGE,
+        path=CALLBACK_PATH,
+        httponly=True,
+        # Lax: the provider's redirect back to us is a top-level GET navigation.
+        samesite="Lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _error_page(
+    request: web.Request, error: LoginPageError, client: ClientRequest | None = None
+) -> web.Response:
+    """Render a translated error page with a way back to a working login."""
+    hass = request.app[KEY_HASS]
+    return hass.data[DATA_DOMAIN].pages.render(
+        hass,
+        request,
+        "error.html",
+        status=error.status,
+        reason=error.reason,
+        detail=error.detail,
+        retry_url=f"{WELCOME_PATH}?{urlencode(_client_query(client))}" if client else "/",
+        alternative_url=alternative_login_url(client),
+    )
+
+
+class WelcomeView(HomeAssistantView):
+    """Show the provider buttons and the alternative login."""
+
+    url = WELCOME_PATH
+    name = "auth_oidc:welcome"
+    requires_auth = False
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Render the welcome page for a validated authorize request."""
+        hass = request.app[KEY_HASS]
+        try:
+            client = await parse_client_request(hass, request.query)
+        except LoginPageError as err:
+            return _error_page(request, err)
+        entries = loaded_entries(hass)
+        if not entries:
+            raise web.HTTPFound(alternative_login_url(client))
+        if _skips_welcome(hass, entries):
+            try:
+                return await start_login(request, entries[0], client)
+            except LoginPageError:
+                pass  # Show the welcome page, which explains the problem.
+        providers = []
+        for entry in entries:
+            error: str | None = None
+            try:
+                await entry.runtime_data.client.metadata()
+            except OIDCError as err:
+                error = err.code
+            providers.append(
+                {
+                    "entry_id": entry.entry_id,
+                    "name": entry.runtime_data.settings.display_name,
+                    "error": error,
+                }
+            )
+        remote = ip_address(request.remote) if request.remote else None
+        return hass.data[DATA_DOMAIN].pages.render(
+            hass,
+            request,
+            "welcome.html",
+            providers=providers,
+            client_fields=_client_query(client),
+            offer_store_token=_is_frontend_client(client.client_id, client.redirect_uri),
+            store_token_checked=remote is not None and is_local(remote),
+            start_url=START_PATH,
+            alternative_url=alternative_login_url(client),
+        )
+
+
+class StartView(HomeAssistantView):
+    """Start a login at the chosen provider."""
+
+    url = START_PATH
+    name = "auth_oidc:redirect"
+    requires_auth = False
+
+    async def post(self, request: web.Request) -> web.Response:
+        """Validate the form and redirect to the provider."""
+        client: ClientRequest | None = None
+        try:
+            params = await self._form(request)
+            client = await parse_client_request(request.app[KEY_HASS], params)
+            return await start_login(request, self._entry(request, params), client)
+        except LoginPageError as err:
+            return _error_page(request, err, client)
+
+    @staticmethod
+    async def _form(request: web.Request) -> MultiDict[str]:
+        """Return the posted form fields; uploads are refused."""
+        form = await request.post()
+        fields: MultiDict[str] = MultiDict()
+        for key, value in form.items():
+            if not isinstance(value, str):
+                raise LoginPageError("invalid_request", detail="unexpected upload")
+            fields.add(key, value)
+        return fields
+
+    @staticmethod
+    def _entry(request: web.Request, params: MultiDict[str]) -> OIDCConfigEntry:
+        """Return the loaded provider the user picked."""
+        if (entry := loaded_entry(request.app[KEY_HASS], _required(params, "entry_id"))) is None:
+            raise LoginPageError("invalid_request", detail="unknown provider")
+        return entry
+
+
+class CallbackView(HomeAssistantView):
+    """Finish a login that the provider sent back."""
+
+    url = CALLBACK_PATH
+    name = "auth_oidc:callback"
+    requires_auth = False
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Verify the provider's response and hand the login to the client."""
+        pending: PendingLogin | None = None
+        try:
+            pending = self._take_pending(request)
+            entry = self._entry(request, pending)
+            identity = await self._verify(request, entry, pending)
+            return await _hand_off(request, entry, pending.client, identity)
+        except LoginPageError as err:
+            if err.reason not in ("provider_unavailable", "access_denied"):
+                await process_wrong_login(request)
+            return _error_page(request, err, pending.client if pending else None)
+
+    @staticmethod
+    def _entry(request: web.Request, pending: PendingLogin) -> OIDCConfigEntry:
+        """Return the provider the login was started at, if it is still loaded."""
+        if (entry := loaded_entry(request.app[KEY_HASS], pending.entry_id)) is None:
+            raise LoginPageError("provider_unavailable", detail="provider unloaded")
+        return entry
+
+    def _take_pending(self, request: web.Request) -> PendingLogin:
+        """Consume the pending login named by `state`; it must come from the same browser."""
+        hass = request.app[KEY_HASS]
+        state = _required(request.query, "state")
+        # RFC 6749 §10.12 / RFC 9700 §4.7: unknown, expired or replayed state is refused.
+        pending = hass.data[DATA_DOMAIN].pending_logins.take(state)
+        if pending is None:
+            raise LoginPageError("login_expired", detail="unknown or used state")
+        if not binding_matches(pending, request.cookies.get(_binding_cookie_name(state))):
+            raise LoginPageError("login_expired", detail="started in another browser")
+        return pending
+
+    async def _verify(
+        self, request: web.Request, entry: OIDCConfigEntry, pending: PendingLogin
+    ) -> Identity:
+        """Verify the callback and return the identity, or raise a page error."""
+        runtime = entry.runtime_data
+        try:
+            result = await runtime.client.complete_login(request.query, pending.authorization)
+        except OIDCError as err:
+            _LOGGER.warning("Login at %s failed: %s (%s)", entry.title, err.code, err)
+            if err.code == "provider_error":
+                reason = (
+                    "access_denied"
+                    if getattr(err, "provider_error", None) == "access_denied"
+                    else "provider_error"
+                )
+                raise LoginPageError(reason, detail=err.code) from err
+            if err.code in PROVIDER_UNAVAILABLE_CODES:
+                raise LoginPageError(
+                    "provider_unavailable", detail=err.code, status=HTTPStatus.BAD_GATEWAY
+                ) from err
+            raise LoginPageError("verification_failed", detail=err.code) from err
+        identity = identity_from_claims(
+            result.issuer, result.subject, result.claims, runtime.settings
+        )
+        if not identity.allowed:
+            _LOGGER.info(
+                "%s refused: not in group %s", identity.display_name, runtime.settings.roles.user
+            )
+            raise LoginPageError("not_allowed", status=HTTPStatus.FORBIDDEN)
+        return identity
+
+
+async def _hand_off(
+    request: web.Request, entry: OIDCConfigEntry, client: ClientRequest, identity: Identity
+) -> web.Response:
+    """Run our login flow, apply Home Assistant's checks and redirect with an auth code."""
+    hass = request.app[KEY_HASS]
+    provider = entry.runtime_data.provider
+    context: dict[str, Any] = {
+        "ip_address": ip_address(request.remote or "0.0.0.0"),  # noqa: S104
+        "redirect_uri": client.redirect_uri,
+        CONTEXT_IDENTITY: identity,
+    }
+    if client.code_challenge and client.code_challenge_method:
+        context["code_challenge"] = client.code_challenge
+        context["code_challenge_method"] = client.code_challenge_method
+    result = await hass.auth.login_flow.async_init(
+        (DOMAIN, provider.issuer), context=cast(AuthFlowContext, context)
+    )
+    if result["type"] is not FlowResultType.CREATE_ENTRY:
+        raise LoginPageError("verification_failed", detail="login flow did not finish")
+    credentials: Credentials = result["result"]
+    # Home Assistant's login view checks, repeated for our path (components/auth/login_flow.py).
+    if not await indieauth.verify_redirect_uri(
+        hass,
+        client.client_id,
+        client.redirect_uri,
+        allow_loopback_port_change=client.code_challenge is not None,
+    ):
+        raise LoginPageError("invalid_redirect_uri", status=HTTPStatus.FORBIDDEN)
+    user = await hass.auth.async_get_user_by_credentials(credentials)
+    if user is not None:
+        if (refusal := async_user_not_allowed_do_auth(hass, user, request)) is not None:
+            _LOGGER.info("Login of %s blocked: %s", user.name, refusal)
+            raise LoginPageError("account_disabled", status=HTTPStatus.FORBIDDEN)
+        await async_apply_identity(hass, user, identity)
+    process_success_login(request)
+    code = store_auth_code(
+        hass, client.client_id, credentials, client.code_challenge, client.code_challenge_method
+    )
+    response_params = {"code": code}
+    if client.state is not None:
+        response_params["state"] = client.state
+    if client.store_token:
+        response_params["storeToken"] = "true"
+    separator = "&" if urlsplit(client.redirect_uri).query else "?"
+    if client.redirect_uri.endswith(("?", "&")):
+        separator = ""
+    return _redirect(f"{client.redirect_uri}{separator}{urlencode(response_params)}")

@@ -1,0 +1,1 @@
+"""End-to-end tests: real hass, real OpenID Provider, real browser."""

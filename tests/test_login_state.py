@@ -1,0 +1,74 @@
+"""Tests for the bounded store of pending logins."""
+
+from custom_components.auth_oidc.login_state import (
+    ClientRequest,
+    PendingLogin,
+    PendingLoginStore,
+    binding_matches,
+    new_browser_binding,
+)
+from custom_components.auth_oidc.oidc import AuthorizationRequest
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pending(created: float, binding_hash: str = "x") -> PendingLogin:
+    return PendingLogin(
+        entry_id="entry",
+        client=ClientRequest("http://ha/", "http://ha/?auth_callback=1", "s", None, None),
+        authorization=AuthorizationRequest(
+            url="https://op/authorize",
+            state="state",
+            nonce="nonce",
+            code_verifier="v",
+            redirect_uri="http://ha/auth/oidc/callback",
+        ),
+        browser_binding_hash=binding_hash,
+        created=created,
+    )
+
+
+def test_take_is_single_use() -> None:
+    clock = Clock()
+    store = PendingLoginStore(clock=clock)
+    store.add("a", pending(clock.now))
+    assert store.take("a") is not None
+    assert store.take("a") is None
+    assert store.take("never-added") is None
+
+
+def test_expired_logins_are_refused_and_dropped() -> None:
+    clock = Clock()
+    store = PendingLoginStore(ttl=60, clock=clock)
+    store.add("old", pending(clock.now))
+    clock.now += 61
+    assert store.take("old") is None
+    store.add("a", pending(clock.now))
+    clock.now += 61
+    store.add("b", pending(clock.now))
+    assert len(store) == 1  # "a" expired and was dropped when "b" arrived
+
+
+def test_cap_evicts_oldest() -> None:
+    clock = Clock()
+    store = PendingLoginStore(cap=3, clock=clock)
+    for index in range(10):
+        store.add(str(index), pending(clock.now))
+    assert len(store) == 3
+    assert store.take("6") is None
+    assert store.take("9") is not None
+
+
+def test_browser_binding() -> None:
+    cookie, binding_hash = new_browser_binding()
+    login = pending(0, binding_hash)
+    assert binding_matches(login, cookie)
+    assert not binding_matches(login, None)
+    assert not binding_matches(login, cookie + "x")
+    assert cookie not in binding_hash

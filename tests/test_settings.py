@@ -1,0 +1,136 @@
+"""Tests for the settings model shared by YAML and config entries."""
+
+from pathlib import Path
+
+import pytest
+import voluptuous as vol
+
+from custom_components.auth_oidc.settings import (
+    Features,
+    Settings,
+    validate_settings,
+)
+
+DISCOVERY = "https://id.example.com/.well-known/openid-configuration"
+
+
+def test_minimal_configuration_has_safe_defaults() -> None:
+    settings = validate_settings({"client_id": "ha", "discovery_url": DISCOVERY})
+    assert settings == Settings(client_id="ha", discovery_url=DISCOVERY)
+    assert settings.client_secret is None
+    assert settings.features == Features()
+    assert settings.features.automatic_user_linking is False
+    assert settings.features.automatic_person_creation is True
+    assert settings.roles.admin == "admins"
+    assert settings.roles.user is None
+    assert settings.scopes == ("openid", "profile", "email", "groups")
+
+
+def test_every_documented_yaml_key_is_accepted(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not parsed here")
+    settings = validate_settings(
+        {
+            "client_id": "ha",
+            "client_secret": "s3cret",
+            "discovery_url": DISCOVERY,
+            "display_name": "Pocket ID",
+            "id_token_signing_alg": "ES256",
+            "groups_scope": "roles",
+            "additional_scopes": ["offline_access", "phone"],
+            "features": {
+                "automatic_user_linking": True,
+                "automatic_person_creation": False,
+                "disable_rfc7636": True,
+                "include_groups_scope": True,
+                "force_https": True,
+                "default_redirect": True,
+            },
+            "claims": {"display_name": "nickname", "username": "email", "groups": "roles"},
+            "roles": {"admin": "ha-admins", "user": "ha-users"},
+            "network": {"tls_verify": False, "tls_ca_path": str(ca_file)},
+        }
+    )
+    assert settings.client_secret == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert settings.scopes == ("openid", "profile", "email", "roles", "offline_access", "phone")
+    assert settings.features.default_redirect
+    assert settings.claims.groups == "roles"
+    assert (settings.roles.admin, settings.roles.user) == ("ha-admins", "ha-users")
+    assert settings.network.tls_ca_path == str(ca_file)
+
+
+def test_additional_scopes_as_string_and_groups_scope_disabled() -> None:
+    settings = validate_settings(
+        {
+            "client_id": "ha",
+            "discovery_url": DISCOVERY,
+            "additional_scopes": "offline_access openid",
+            "features": {"include_groups_scope": False},
+        }
+    )
+    assert settings.scopes == ("openid", "profile", "email", "offline_access")
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"discovery_url": DISCOVERY}, "client_id"),
+        ({"client_id": "ha"}, "discovery_url"),
+        ({"client_id": "ha", "discovery_url": "ftp://id.example.com/x"}, "discovery_url"),
+        ({"client_id": "ha", "discovery_url": "not a url"}, "discovery_url"),
+        ({"client_id": "ha", "discovery_url": "https://id.example.com/"}, "must end with"),
+        (
+            {
+                "client_id": "ha",
+                "discovery_url": "http://id.example.com/.well-known/openid-configuration",
+            },
+            "discovery_url",
+        ),
+        ({"client_id": "", "discovery_url": DISCOVERY}, "client_id"),
+        ({"client_id": "ha", "discovery_url": DISCOVERY, "id_token_signing_alg": "none"}, "alg"),
+        (
+            {"client_id": "ha", "discovery_url": DISCOVERY, "id_token_signing_alg": "HS256"},
+            "secret",
+        ),
+        ({"client_id": "ha", "discovery_url": DISCOVERY, "features": {"bogus": True}}, "bogus"),
+        (
+            {"client_id": "ha", "discovery_url": DISCOVERY, "features": {"force_https": "maybe"}},
+            "force_https",
+        ),
+        (
+            {"client_id": "ha", "discovery_url": DISCOVERY, "additional_scopes": ["a b"]},
+            "additional_scopes",
+        ),
+        (
+            {
+                "client_id": "ha",
+                "discovery_url": DISCOVERY,
+                "network": {"tls_ca_path": "/nonexistent/ca.pem"},
+            },
+            "file not found",
+        ),
+        ({"client_id": "ha", "discovery_url": DISCOVERY, "unknown_key": 1}, "unknown_key"),
+    ],
+)
+def test_bad_values_are_clear_errors(config: dict[str, object], message: str) -> None:
+    with pytest.raises(vol.Invalid) as error:
+        validate_settings(config)
+    assert message in str(error.value)
+
+
+def test_hmac_alg_with_secret_is_allowed() -> None:
+    settings = validate_settings(
+        {
+            "client_id": "ha",
+            "client_secret": "s",
+            "discovery_url": DISCOVERY,
+            "id_token_signing_alg": "HS256",
+        }
+    )
+    assert settings.id_token_signing_alg == "HS256"
+
+
+def test_http_discovery_is_allowed_on_loopback_only() -> None:
+    url = "http://127.0.0.1:9000/.well-known/openid-configuration"
+    assert validate_settings({"client_id": "ha", "discovery_url": url}).discovery_url == url

@@ -1,0 +1,346 @@
+"""Integration tests: the login pages and the hand-off into Home Assistant's code grant."""
+
+import base64
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient
+from homeassistant.auth.const import GROUP_ID_ADMIN, GROUP_ID_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+
+from custom_components.auth_oidc.const import DOMAIN
+from tests.fake_provider import FakeProvider
+
+CLIENT_ID = "https://ha.example.com/"
+REDIRECT_URI = "https://ha.example.com/?auth_callback=1"
+VERIFIER = "client-verifier-" + "x" * 40
+
+
+def challenge(verifier: str) -> str:
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+
+
+def authorize_query(**extra: str) -> dict[str, str]:
+    return {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "state": "client-state-123",
+        "code_challenge": challenge(VERIFIER),
+        "code_challenge_method": "S256",
+        **extra,
+    }
+
+
+@pytest.fixture(autouse=True)
+def onboarded(hass_storage: dict[str, Any], local_auth) -> None:
+    """Start every test onboarded, with Home Assistant's own username/password login."""
+    hass_storage["onboarding"] = {
+        "version": 4,
+        "minor_version": 1,
+        "key": "onboarding",
+        "data": {"done": ["user", "core_config", "analytics", "integration"]},
+    }
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FakeProvider]:
+    async with FakeProvider.running(alg="RS256") as running:
+        running.user = {
+            "sub": "5f0c1d2e-0000-4000-8000-000000000001",
+            "name": "Alice Admin",
+            "preferred_username": "alice",
+            "email": "alice@example.com",
+            "groups": ["admins", "users"],
+        }
+        yield running
+
+
+async def setup_integration(hass: HomeAssistant, provider: FakeProvider, **options: Any) -> None:
+    assert await async_setup_component(hass, "frontend", {})
+    assert await async_setup_component(hass, "person", {})
+    config = {
+        "client_id": provider.client_id,
+        "discovery_url": provider.discovery_url,
+        "display_name": "Pocket ID",
+        **options,
+    }
+    assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
+    await hass.async_block_till_done()
+
+
+async def login(client: TestClient[Any, Any], provider: FakeProvider, **extra: str) -> Any:
+    """Drive welcome → provider → callback; return the final response (not followed)."""
+    response = await client.post(
+        "/auth/oidc/redirect",
+        data={**authorize_query(**extra), "entry_id": entry_id(client)},
+        allow_redirects=False,
+    )
+    assert response.status == 302, await response.text()
+    callback_query = await provider.authorize(response.headers["Location"])
+    return await client.get(
+        "/auth/oidc/callback?" + urlencode(callback_query), allow_redirects=False
+    )
+
+
+def entry_id(client: TestClient[Any, Any]) -> str:
+    hass: HomeAssistant = client.app["hass"]
+    return hass.config_entries.async_entries(DOMAIN)[0].entry_id
+
+
+async def redeem(client: TestClient[Any, Any], location: str) -> dict[str, Any]:
+    query = parse_qs(urlsplit(location).query)
+    response = await client.post(
+        "/auth/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": CLIENT_ID,
+            "code": query["code"][0],
+            "code_verifier": VERIFIER,
+        },
+    )
+    assert response.status == 200, await response.text()
+    tokens: dict[str, Any] = await response.json()
+    return tokens
+
+
+async def test_authorize_page_leads_to_welcome(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    response = await client.get(
+        "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
+    )
+    assert response.status == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/auth/oidc/welcome"
+    assert parse_qs(location.query)["state"] == ["client-state-123"]
+    # The alternative login is always reachable.
+    response = await client.get(
+        "/auth/authorize?" + urlencode(authorize_query(skip_oidc_redirect="true")),
+        allow_redirects=False,
+    )
+    assert response.status == 200
+
+
+async def test_welcome_page_offers_provider_and_alternative(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    response = await client.get("/auth/oidc/welcome?" + urlencode(authorize_query()))
+    assert response.status == 200
+    page = await response.text()
+    assert "Log in with Pocket ID" in page
+    assert "Use another login method" in page
+    assert "skip_oidc_redirect=true" in page
+    assert "script" not in page.lower()
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def test_full_login_creates_admin_and_hands_off(
+    hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    response = await login(client, provider, store_token="true")
+    assert response.status == 302, await response.text()
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "&code=")
+    query = parse_qs(urlsplit(location).query)
+    assert query["state"] == ["client-state-123"]
+    assert query["storeToken"] == ["true"]
+    tokens = await redeem(client, location)
+    refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
+    assert refresh_token is not None
+    user = refresh_token.user
+    assert user.name == "Alice Admin"
+    assert [group.id for group in user.groups] == [GROUP_ID_ADMIN]
+    assert user.credentials[0].data["sub"] == provider.user["sub"]
+    assert user.credentials[0].auth_provider_type == DOMAIN
+    # A person was created for the new user.
+    await hass.async_block_till_done()
+    persons = hass.data["person"][1].async_items()
+    assert [person["user_id"] for person in persons] == [user.id]
+    # Nothing secret reached the log.
+    for secret in (query["code"][0], tokens["access_token"], tokens["refresh_token"]):
+        assert secret not in caplog.text
+
+
+async def test_second_login_reuses_user_and_applies_role_change(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    first = await redeem(client, (await login(client, provider)).headers["Location"])
+    first_token = hass.auth.async_get_refresh_token_by_token(first["refresh_token"])
+    assert first_token is not None
+    user = first_token.user
+    provider.user = {**provider.user, "groups": ["users"], "name": "Alice Demoted"}
+    second = await redeem(client, (await login(client, provider)).headers["Location"])
+    second_token = hass.auth.async_get_refresh_token_by_token(second["refresh_token"])
+    assert second_token is not None
+    same_user = second_token.user
+    assert same_user.id == user.id
+    assert same_user.name == "Alice Demoted"
+    assert [group.id for group in same_user.groups] == [GROUP_ID_USER]
+    assert len(await hass.auth.async_get_users()) == len(
+        {u.id for u in await hass.auth.async_get_users()}
+    )
+
+
+async def test_user_outside_required_group_is_refused(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider, roles={"user": "household"})
+    provider.user = {**provider.user, "groups": ["guests"]}
+    users_before = len(await hass.auth.async_get_users())
+    client = await hass_client_no_auth()
+    response = await login(client, provider)
+    assert response.status == 403
+    assert "not in a group that may use Home Assistant" in await response.text()
+    assert len(await hass.auth.async_get_users()) == users_before
+
+
+async def test_replayed_callback_is_refused(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    response = await client.post(
+        "/auth/oidc/redirect",
+        data={**authorize_query(), "entry_id": entry_id(client)},
+        allow_redirects=False,
+    )
+    callback_query = await provider.authorize(response.headers["Location"])
+    url = "/auth/oidc/callback?" + urlencode(callback_query)
+    assert (await client.get(url, allow_redirects=False)).status == 302
+    replay = await client.get(url, allow_redirects=False)
+    assert replay.status == 400
+    assert "expired or was already used" in await replay.text()
+
+
+async def test_callback_from_another_browser_is_refused(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    victim = await hass_client_no_auth()
+    response = await victim.post(
+        "/auth/oidc/redirect",
+        data={**authorize_query(), "entry_id": entry_id(victim)},
+        allow_redirects=False,
+    )
+    callback_query = await provider.authorize(response.headers["Location"])
+    victim.session.cookie_jar.clear()
+    refused = await victim.get(
+        "/auth/oidc/callback?" + urlencode(callback_query), allow_redirects=False
+    )
+    assert refused.status == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"client_id": CLIENT_ID},
+        {"client_id": "not a url", "redirect_uri": REDIRECT_URI},
+        {"client_id": CLIENT_ID, "redirect_uri": "https://evil.example.net/steal"},
+        {**authorize_query(), "code_challenge_method": "plain"},
+        {**authorize_query(), "response_type": "token"},
+    ],
+)
+async def test_bad_authorize_requests_get_a_clear_page(
+    hass: HomeAssistant, hass_client_no_auth, provider, query: dict[str, str]
+) -> None:
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    response = await client.get("/auth/oidc/welcome?" + urlencode(query), allow_redirects=False)
+    assert response.status == 400
+    assert "Login did not work" in await response.text()
+
+
+async def test_provider_down_at_startup_then_back(hass: HomeAssistant, hass_client_no_auth) -> None:
+    async with FakeProvider.running(alg="ES256") as provider:
+        provider.status["discovery"] = 503
+        await setup_integration(hass, provider)
+        client = await hass_client_no_auth()
+        page = await (await client.get("/auth/oidc/welcome?" + urlencode(authorize_query()))).text()
+        assert "cannot be reached right now" in page
+        assert "Use another login method" in page
+        provider.status.pop("discovery")
+        response = await login(client, provider)
+        assert response.status == 302
+        assert response.headers["Location"].startswith(REDIRECT_URI)
+
+
+@pytest.mark.parametrize("options", [{"features": {"default_redirect": True}}])
+async def test_default_redirect_skips_welcome(
+    hass: HomeAssistant, hass_client_no_auth, provider, options: dict[str, Any]
+) -> None:
+    await setup_integration(hass, provider, **options)
+    client = await hass_client_no_auth()
+    response = await client.get(
+        "/auth/oidc/welcome?" + urlencode(authorize_query()), allow_redirects=False
+    )
+    assert response.status == 302
+    assert response.headers["Location"].startswith(provider.issuer + "/authorize?")
+
+
+async def test_alternative_login_still_lists_home_assistant_first(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    providers = (await (await client.get("/auth/providers")).json())["providers"]
+    assert [p["type"] for p in providers] == ["homeassistant", DOMAIN]
+    assert providers[1]["name"] == "Pocket ID"
+
+
+async def test_login_flow_from_provider_list_points_to_welcome_page(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    users_before = len(await hass.auth.async_get_users())
+    client = await hass_client_no_auth()
+    response = await client.post(
+        "/auth/login_flow",
+        json={
+            "client_id": CLIENT_ID,
+            "redirect_uri": REDIRECT_URI,
+            "handler": [DOMAIN, provider.issuer],
+        },
+    )
+    result = await response.json()
+    assert result["type"] == "abort"
+    assert result["reason"] == "use_login_page"
+    assert len(await hass.auth.async_get_users()) == users_before
+
+
+async def test_unload_falls_back_to_home_assistant_login(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert hass.auth.get_auth_provider(DOMAIN, provider.issuer) is None
+    client = await hass_client_no_auth()
+    response = await client.get(
+        "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
+    )
+    assert response.status == 200
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    response = await client.get(
+        "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
+    )
+    assert response.status == 302

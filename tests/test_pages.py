@@ -1,0 +1,51 @@
+"""Tests for page rendering: languages, translations and every error reason."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from custom_components.auth_oidc.pages import choose_language
+
+PACKAGE = Path(__file__).parents[1] / "custom_components" / "auth_oidc"
+
+
+def strings() -> dict:
+    return json.loads((PACKAGE / "strings.json").read_text(encoding="utf-8"))
+
+
+def test_english_translation_matches_strings_json() -> None:
+    english = json.loads((PACKAGE / "translations" / "en.json").read_text(encoding="utf-8"))
+    assert english == strings()
+
+
+def test_every_error_reason_the_views_raise_is_translated() -> None:
+    source = (PACKAGE / "views.py").read_text(encoding="utf-8")
+    reasons = set(re.findall(r'LoginPageError\(\s*"([a-z_]+)"', source))
+    reasons |= set(re.findall(r'reason = \(?\s*"([a-z_]+)"', source))
+    reasons |= set(re.findall(r'else "([a-z_]+)"', source))
+    assert len(reasons) >= 8
+    assert reasons <= set(strings()["login_page"]["errors"])
+
+
+def test_templates_use_only_existing_keys() -> None:
+    page_keys = set(strings()["login_page"])
+    for template in (PACKAGE / "templates").glob("*.html"):
+        used = set(re.findall(r't\("([a-z_]+)"', template.read_text(encoding="utf-8")))
+        assert used <= page_keys, template.name
+
+
+@pytest.mark.parametrize(
+    ("header", "available", "expected"),
+    [
+        ("de-DE,de;q=0.9,en;q=0.8", {"en", "de"}, "de"),
+        ("fr-CH, fr;q=0.9, en;q=0.8", {"en", "de"}, "en"),
+        ("nl;q=0.2, de;q=0.9", {"en", "de", "nl"}, "de"),
+        ("", {"en", "de"}, "de"),  # nothing asked: Home Assistant's language
+        ("xx;q=abc, *", {"en"}, "en"),
+        ("de;q=0", {"en", "de"}, "de"),  # q=0 means "not acceptable": falls back to the default
+    ],
+)
+def test_choose_language(header: str, available: set[str], expected: str) -> None:
+    assert choose_language(header, available, "de" if "de" in available else "en") == expected

@@ -1,0 +1,1 @@
+"""Development tools (``python -m tools.devstack`` is what ``scripts/develop`` runs)."""

@@ -78,8 +78,10 @@ async def test_authorize_page_can_be_intercepted_once(
             return await original(request)
         return web.Response(text="intercepted")
 
-    assert hass_auth.intercept_authorize_page(hass, interceptor)
-    assert hass_auth.intercept_authorize_page(hass, interceptor)  # second call: no double wrap
+    assert hass_auth.intercept_get_route(hass, "/auth/authorize", interceptor)
+    assert hass_auth.intercept_get_route(
+        hass, "/auth/authorize", interceptor
+    )  # second call: no double wrap
     client = await hass_client_no_auth()
     response = await client.get("/auth/authorize?mark=stop")
     assert await response.text() == "intercepted"
@@ -95,4 +97,4 @@ async def test_no_authorize_page_without_frontend(hass: HomeAssistant) -> None:
     async def interceptor(request: web.Request, original: hass_auth.Handler) -> web.StreamResponse:
         raise AssertionError("never called")
 
-    assert not hass_auth.intercept_authorize_page(hass, interceptor)
+    assert not hass_auth.intercept_get_route(hass, "/auth/authorize", interceptor)

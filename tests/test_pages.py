@@ -3,6 +3,7 @@
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,8 +12,9 @@ from custom_components.auth_oidc.pages import choose_language
 PACKAGE = Path(__file__).parents[1] / "custom_components" / "auth_oidc"
 
 
-def strings() -> dict:
-    return json.loads((PACKAGE / "strings.json").read_text(encoding="utf-8"))
+def strings() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((PACKAGE / "strings.json").read_text(encoding="utf-8"))
+    return loaded
 
 
 def test_english_translation_matches_strings_json() -> None:

@@ -297,14 +297,17 @@ async def test_default_redirect_skips_welcome(
     assert response.headers["Location"].startswith(provider.issuer + "/authorize?")
 
 
-async def test_alternative_login_still_lists_home_assistant_first(
+async def test_home_assistant_login_page_lists_only_providers_it_can_run(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
     await setup_integration(hass, provider)
+    assert [p.type for p in hass.auth.auth_providers] == ["homeassistant", DOMAIN]
     client = await hass_client_no_auth()
-    providers = (await (await client.get("/auth/providers")).json())["providers"]
-    assert [p["type"] for p in providers] == ["homeassistant", DOMAIN]
-    assert providers[1]["name"] == "Pocket ID"
+    response = await client.get("/auth/providers")
+    assert response.status == 200
+    body = await response.json()
+    assert [p["type"] for p in body["providers"]] == ["homeassistant"]
+    assert "preselect_remember_me" in body
 
 
 async def test_login_flow_from_provider_list_points_to_welcome_page(

@@ -11,17 +11,23 @@ from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
-from homeassistant.util.ssl import client_context
+from homeassistant.util.ssl import create_client_context
 
-from .const import DOMAIN
-from .hass_auth import intercept_authorize_page, register_provider, unregister_provider
+from .const import AUTHORIZE_PATH, DOMAIN, PROVIDERS_PATH
+from .hass_auth import intercept_get_route, register_provider, unregister_provider
 from .oidc import ClientSettings, OIDCClient, issuer_from_discovery_url
 from .pages import STATIC_DIR, STATIC_URL, PageRenderer
 from .person import async_create_person_for_new_user
 from .provider import OIDCAuthProvider
 from .runtime import DATA_DOMAIN, DomainData, OIDCConfigEntry, OIDCRuntime
 from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
-from .views import CallbackView, StartView, WelcomeView, authorize_interceptor
+from .views import (
+    CallbackView,
+    StartView,
+    WelcomeView,
+    authorize_interceptor,
+    providers_interceptor,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,8 +44,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     hass.http.register_view(WelcomeView())
     hass.http.register_view(StartView())
     hass.http.register_view(CallbackView())
-    if not intercept_authorize_page(hass, authorize_interceptor):
+    if not intercept_get_route(hass, AUTHORIZE_PATH, authorize_interceptor):
         _LOGGER.debug("No frontend login page to intercept")
+    intercept_get_route(hass, PROVIDERS_PATH, providers_interceptor)
     hass.bus.async_listen(EVENT_USER_ADDED, partial(_async_user_added, hass))
 
     yaml_entries = [
@@ -69,14 +76,21 @@ async def _async_tls_context(hass: HomeAssistant, settings: Settings) -> ssl.SSL
     """Return an SSL context trusting the configured CA bundle, if one is configured."""
     if settings.network.tls_ca_path is None or not settings.network.tls_verify:
         return None
-    context = client_context()
-    await hass.async_add_executor_job(context.load_verify_locations, settings.network.tls_ca_path)
+    return await hass.async_add_executor_job(load_ca_context, settings.network.tls_ca_path)
+
+
+def load_ca_context(ca_path: str) -> ssl.SSLContext:
+    """Return a new client SSL context that also trusts the CA bundle at `ca_path` (blocking)."""
+    # A context of its own: Home Assistant's cached client_context() is shared process-wide.
+    context = create_client_context()
+    context.load_verify_locations(ca_path)
     return context
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool:
     """Register the provider; SSO starts working as soon as the provider answers."""
-    settings = settings_from_config(entry.data)
+    # UI entries keep connection details in data and roles/claims/features in options.
+    settings = settings_from_config(entry.data | entry.options)
     client = OIDCClient(
         async_get_clientsession(hass, verify_ssl=settings.network.tls_verify),
         settings.discovery_url,
@@ -86,10 +100,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
             scopes=settings.scopes,
             id_token_signing_alg=settings.id_token_signing_alg,
             use_pkce=not settings.features.disable_rfc7636,
+            allow_insecure_http=settings.network.allow_insecure_http,
         ),
         ssl_context=await _async_tls_context(hass, settings),
     )
-    provider = OIDCAuthProvider(hass, issuer_from_discovery_url(settings.discovery_url), settings)
+    issuer = issuer_from_discovery_url(
+        settings.discovery_url, allow_insecure_http=settings.network.allow_insecure_http
+    )
+    provider = OIDCAuthProvider(hass, issuer, settings)
     entry.runtime_data = OIDCRuntime(settings=settings, client=client, provider=provider)
     register_provider(hass, provider)
     entry.async_on_unload(partial(unregister_provider, hass, provider))

@@ -8,6 +8,8 @@ DOMAIN: Final = "auth_oidc"
 # Only server-side code can set it: Home Assistant builds login-flow contexts from fixed fields.
 CONTEXT_IDENTITY: Final = "auth_oidc_identity"
 
+AUTHORIZE_PATH: Final = "/auth/authorize"
+PROVIDERS_PATH: Final = "/auth/providers"
 WELCOME_PATH: Final = "/auth/oidc/welcome"
 START_PATH: Final = "/auth/oidc/redirect"
 CALLBACK_PATH: Final = "/auth/oidc/callback"

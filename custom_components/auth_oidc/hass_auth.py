@@ -14,7 +14,6 @@ from homeassistant.auth.providers import AuthProvider
 from homeassistant.components.auth import DATA_STORE
 from homeassistant.core import HomeAssistant
 
-AUTHORIZE_PATH = "/auth/authorize"
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 type Interceptor = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
@@ -70,12 +69,12 @@ def _chain(interceptor: Interceptor, original: Handler) -> Handler:
     return intercepted
 
 
-def intercept_authorize_page(hass: HomeAssistant, interceptor: Interceptor) -> bool:
-    """Route GET /auth/authorize through `interceptor` (once); return whether the page exists."""
+def intercept_get_route(hass: HomeAssistant, path: str, interceptor: Interceptor) -> bool:
+    """Route GET `path` through `interceptor` (once); return whether the route exists."""
     for route in hass.http.app.router.routes():
         if route.method != "GET" or route.resource is None:
             continue
-        if route.resource.canonical != AUTHORIZE_PATH:
+        if route.resource.canonical != path:
             continue
         if getattr(route, _INTERCEPTED_MARK, False):
             return True

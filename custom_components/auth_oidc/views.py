@@ -4,6 +4,9 @@ GET  /auth/authorize      Home Assistant's login page. Intercepted: a browser is
                           welcome page with the same query, unless it asked for the other login
                           (`skip_oidc_redirect=true`), comes from a trusted network, or Home
                           Assistant is not onboarded yet.
+GET  /auth/providers      Home Assistant's provider list. Intercepted: our providers are left out,
+                          because Home Assistant's page cannot run their flows (the welcome page
+                          has their buttons).
 GET  /auth/oidc/welcome   Validate the client's authorize request like Home Assistant does and
                           show "Log in with <provider>" buttons and "Use another login method".
                           Skipped straight to the provider with `features.default_redirect`, or
@@ -18,6 +21,7 @@ Every failure renders a translated page (4xx), never a stack trace.
 """
 
 import hashlib
+import json
 import logging
 from http import HTTPStatus
 from ipaddress import ip_address
@@ -40,6 +44,7 @@ from multidict import MultiDict, MultiMapping
 from yarl import URL
 
 from .const import (
+    AUTHORIZE_PATH,
     BINDING_COOKIE,
     CALLBACK_PATH,
     CONTEXT_IDENTITY,
@@ -62,7 +67,6 @@ from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
 
 _LOGGER = logging.getLogger(__name__)
 
-AUTHORIZE_PATH = "/auth/authorize"
 MAX_PARAM_LENGTH = 2048
 PENDING_COOKIE_MAX_AGE = 600
 
@@ -217,6 +221,23 @@ async def authorize_interceptor(request: web.Request, original: Handler) -> web.
     ):
         return await original(request)
     raise web.HTTPFound(URL(WELCOME_PATH).with_query(request.query))
+
+
+async def providers_interceptor(request: web.Request, original: Handler) -> web.StreamResponse:
+    """Hide our providers from Home Assistant's own login page, which cannot run their flows."""
+    response = await original(request)
+    if not isinstance(response, web.Response) or response.status != HTTPStatus.OK:
+        return response
+    if not isinstance(response.body, bytes):
+        return response
+    try:
+        payload = json.loads(response.body)
+        payload["providers"] = [
+            provider for provider in payload["providers"] if provider.get("type") != DOMAIN
+        ]
+    except ValueError, KeyError, TypeError, AttributeError:
+        return response
+    return web.json_response(payload)
 
 
 def _callback_url(request: web.Request, entry: OIDCConfigEntry) -> str:

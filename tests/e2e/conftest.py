@@ -15,7 +15,10 @@ Fixtures (see their docstrings):
   only (stopped at its end). Defaults: redirect URIs for the default hass port, and the
   package's default provider port ``e2e_ports("provider")`` so the issuer is the same in
   every test and the hass instances configured with it are reused. ``oidc_provider`` is
-  ``oidc_provider_factory()``.
+  ``oidc_provider_factory()``. Caveat: each start has a new signing key, and the
+  integration refetches the JWKS for an unknown ``kid`` at most once a minute, so a reused
+  hass refuses the new provider's ID tokens (``id_token_kid``) for up to a minute after its
+  last key fetch; keep one provider per module (``test_sso_login.py``) or use ``fresh=True``.
 * ``e2e_ports(name) -> int``: a free loopback port per name, stable for the package.
 * ``browser`` (package), ``browser_context`` and ``page`` (per test, fresh cookies and
   storage), ``screenshot(name) -> Path``. On failure the page is saved to

@@ -5,6 +5,9 @@ HA's login page (``/auth/authorize``: ``ha-authorize`` > ``ha-auth-flow`` >
 ``<input id="password">`` with ``<label for=...>``, a ``ha-checkbox`` "Keep me logged in"
 (checked by default) and a ``ha-button`` "Log in". "Password" needs ``exact=True``: the
 "Show password" button also matches the label otherwise.
+
+The helpers at the end cover the single sign-on pages of ``auth_oidc`` (welcome and error
+page) and the test OpenID Provider's sign-in form.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Frame, Locator, Page, Request, expect
 
 from .hass_process import HassInstance
 
@@ -78,3 +81,108 @@ def stored_tokens(page: Page) -> dict[str, Any] | None:
         return None
     tokens: dict[str, Any] = json.loads(stored)
     return tokens
+
+
+# ------------------------------------------------------ single sign-on (auth_oidc)
+#
+# The welcome page (/auth/oidc/welcome) and the error page of the integration are plain
+# server-rendered HTML: a heading, one form per provider with a "Keep me logged in"
+# checkbox and a "Log in with <provider>" button, and a "Use another login method" link.
+# The test provider's login page has "Username"/"Password" fields and a "Sign in" button.
+
+
+def welcome_url_pattern(hass: HassInstance) -> re.Pattern[str]:
+    """Return a pattern for the integration's welcome page URL."""
+    return re.compile(rf"^{re.escape(hass.url)}/auth/oidc/welcome\?")
+
+
+def welcome_heading(page: Page) -> Locator:
+    """Return the heading of the welcome page."""
+    return page.get_by_role("heading", name="Log in to Home Assistant")
+
+
+def sso_button(page: Page, display_name: str) -> Locator:
+    """Return the welcome page's "Log in with <display_name>" button."""
+    return page.get_by_role("button", name=f"Log in with {display_name}")
+
+
+def other_login_method_link(page: Page) -> Locator:
+    """Return the "Use another login method" link of the welcome and error pages."""
+    return page.get_by_role("link", name="Use another login method")
+
+
+def error_heading(page: Page) -> Locator:
+    """Return the heading of the integration's error page."""
+    return page.get_by_role("heading", name="Login did not work")
+
+
+def provider_login(page: Page, username: str, password: str) -> None:
+    """Fill and submit the test OpenID Provider's sign-in form."""
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def start_sso_login(page: Page, hass: HassInstance, display_name: str) -> None:
+    """Open hass, expect the welcome page and click "Log in with <display_name>"."""
+    page.goto(f"{hass.url}/")
+    expect(page).to_have_url(welcome_url_pattern(hass))
+    sso_button(page, display_name).click()
+
+
+def browser_auth_data(page: Page) -> dict[str, Any]:
+    """Return the frontend's auth data (tokens), whether or not it stored them."""
+    data: dict[str, Any] = page.evaluate("async () => (await window.hassConnection).auth.data")
+    return data
+
+
+class NavigationLog:
+    """Record the main frame's document requests (each redirect hop counts)."""
+
+    def __init__(self, page: Page) -> None:
+        """Start recording on page."""
+        self.requests: list[str] = []
+        self.committed: list[str] = []
+        self._page = page
+        page.on("request", self._on_request)
+        page.on("framenavigated", self._on_navigated)
+
+    def _on_request(self, request: Request) -> None:
+        """Keep main-frame navigation requests."""
+        if request.is_navigation_request() and request.frame == self._page.main_frame:
+            self.requests.append(f"{request.method} {request.url}")
+
+    def _on_navigated(self, frame: Frame) -> None:
+        """Keep main-frame URL changes (document loads and history API changes)."""
+        if frame == self._page.main_frame:
+            self.committed.append(frame.url)
+
+    def stop(self) -> None:
+        """Stop recording."""
+        self._page.remove_listener("request", self._on_request)
+        self._page.remove_listener("framenavigated", self._on_navigated)
+
+
+SSO_DISPLAY_NAME = "Pocket ID"
+
+
+def sso_config_yaml(
+    discovery_url: str,
+    *,
+    client_id: str = "home-assistant",
+    client_secret: str | None = None,
+    display_name: str = SSO_DISPLAY_NAME,
+) -> str:
+    """Return the ``person:`` and ``auth_oidc:`` YAML for the test provider's groups."""
+    secret = f"\n  client_secret: {client_secret}" if client_secret else ""
+    return f"""\
+person:
+auth_oidc:
+  client_id: {client_id}{secret}
+  discovery_url: {discovery_url}
+  display_name: {display_name}
+  roles:
+    admin: admins
+    user: users
+"""

@@ -11,6 +11,7 @@ PURE_MODULES = [
     PACKAGE / "settings.py",
     PACKAGE / "identity.py",
     PACKAGE / "login_state.py",
+    PACKAGE / "presets.py",
 ]
 
 

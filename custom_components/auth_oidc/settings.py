@@ -66,6 +66,8 @@ class Network:
 
     tls_verify: bool = True
     tls_ca_path: str | None = None
+    # Plain http:// to a non-loopback provider: only after an explicit opt-in.
+    allow_insecure_http: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +97,11 @@ class Settings:
 
 
 def _discovery_url(value: Any) -> str:
-    """Validate a discovery URL: https (http only on loopback), ending in the well-known path."""
+    """Validate the shape of a discovery URL: absolute http(s), ending in the well-known path."""
     url = str(vol.All(str, vol.Strip, vol.Length(min=1, max=2048))(value))
     try:
-        issuer_from_discovery_url(url)
+        # The scheme is checked with the whole config: network.allow_insecure_http decides.
+        issuer_from_discovery_url(url, allow_insecure_http=True)
     except OIDCError as err:
         raise vol.Invalid(err.detail or err.code) from err
     return url
@@ -156,8 +159,25 @@ NETWORK_SCHEMA = vol.Schema(
     {
         vol.Optional("tls_verify", default=True): bool,
         vol.Optional("tls_ca_path"): _existing_file,
+        vol.Optional("allow_insecure_http", default=False): bool,
     }
 )
+
+
+def _https_unless_allowed(config: dict[str, Any]) -> dict[str, Any]:
+    """Refuse plain http to a non-loopback provider unless network.allow_insecure_http is set."""
+    try:
+        issuer_from_discovery_url(
+            config["discovery_url"],
+            allow_insecure_http=config["network"]["allow_insecure_http"],
+        )
+    except OIDCError as err:
+        # OIDC Discovery 1.0 §7.1: metadata must be fetched over TLS.
+        raise vol.Invalid(
+            f"{err.detail}; set network.allow_insecure_http to allow it",
+            path=["discovery_url"],
+        ) from err
+    return config
 
 
 def _hmac_needs_secret(config: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +210,7 @@ _SETTINGS_FIELDS = vol.Schema(
         vol.Optional("network", default=dict): NETWORK_SCHEMA,
     }
 )
-SETTINGS_SCHEMA = vol.All(_SETTINGS_FIELDS, _hmac_needs_secret)
+SETTINGS_SCHEMA = vol.All(_SETTINGS_FIELDS, _https_unless_allowed, _hmac_needs_secret)
 
 
 def settings_from_config(config: Mapping[str, Any]) -> Settings:
@@ -208,7 +228,9 @@ def settings_from_config(config: Mapping[str, Any]) -> Settings:
         claims=ClaimNames(**config.get("claims", {})),
         roles=Roles(**config.get("roles", {})),
         network=Network(
-            tls_verify=network.get("tls_verify", True), tls_ca_path=network.get("tls_ca_path")
+            tls_verify=network.get("tls_verify", True),
+            tls_ca_path=network.get("tls_ca_path"),
+            allow_insecure_http=network.get("allow_insecure_http", False),
         ),
     )
 

@@ -681,8 +681,8 @@ async def test_confirmed_http_is_not_stored_when_not_needed(
 async def test_no_s256_needs_confirmation_and_a_client_secret(
     hass: HomeAssistant, provider: FakeProvider
 ) -> None:
-    # Like Microsoft Entra ID, which does not advertise code_challenge_methods_supported.
-    provider.discovery_remove = {"code_challenge_methods_supported"}
+    # A provider that offers only "plain" PKCE.
+    provider.discovery_override = {"code_challenge_methods_supported": ["plain"]}
     result = await start(hass)
     flow_id = result["flow_id"]
     result = await configure(hass, flow_id, {"base_url": provider.issuer})
@@ -975,12 +975,12 @@ async def test_reconfigure_errors_are_recoverable(
 
     result = await configure(hass, flow_id, {**form, "discovery_url": "https://x.example/?q"})
     assert result["errors"] == {"discovery_url": "invalid_url"}
-    provider.discovery_remove = {"code_challenge_methods_supported"}
+    provider.discovery_override = {"code_challenge_methods_supported": ["plain"]}
     result = await configure(hass, flow_id, form)
     assert result["errors"] == {"base": "discovery_no_s256"}
     result = await configure(hass, flow_id, {**form, "continue_without_pkce": True})
     assert result["errors"] == {"client_secret": "secret_required_without_pkce"}
-    provider.discovery_remove = set()
+    provider.discovery_override = {}
     result = await configure(hass, flow_id, {**form, "display_name": "x" * 65})
     assert result["errors"] == {"display_name": "invalid_value"}
     result = await configure(hass, flow_id, form)
@@ -996,7 +996,7 @@ async def test_reconfigure_keeps_pkce_choice_and_ca_path(
 ) -> None:
     server_context, ca_file = self_signed_certificate(tmp_path)
     async with serve_tls(server_context) as provider:
-        provider.discovery_remove = {"code_challenge_methods_supported"}
+        provider.discovery_override = {"code_challenge_methods_supported": ["plain"]}
         entry = MockConfigEntry(
             domain=DOMAIN,
             title="Private",

@@ -588,3 +588,12 @@ async def test_secrets_are_never_logged(session, provider, caplog) -> None:
     logged = caplog.text + str(caught.value) + repr(caught.value)
     for secret in secrets:
         assert secret not in logged
+
+
+async def test_unadvertised_pkce_is_still_sent(client, provider) -> None:
+    # Microsoft Entra ID supports S256 without listing code_challenge_methods_supported.
+    provider.discovery_remove = {"code_challenge_methods_supported"}
+    provider.require_pkce = True
+    result = await login(client, provider)
+    assert result.subject == provider.user["sub"]
+    assert provider.authorization_requests[-1]["code_challenge_method"] == "S256"

@@ -148,10 +148,9 @@ async def test_required_members_must_be_present(session, provider, member: str) 
     assert await fetch_error(session, provider) == "discovery_invalid"
 
 
-async def test_missing_s256_refused_unless_pkce_is_disabled(session, provider) -> None:
-    provider.discovery_remove = {"code_challenge_methods_supported"}
+async def test_plain_only_pkce_refused_unless_pkce_is_disabled(session, provider) -> None:
+    provider.discovery_override = {"code_challenge_methods_supported": ["plain"]}
     assert await fetch_error(session, provider) == "discovery_no_s256"
-    provider.discovery_remove = set()
     provider.discovery_override = {"code_challenge_methods_supported": ["plain"]}
     metadata = await fetch(session, provider, require_s256=False)
     assert metadata.code_challenge_methods_supported == ("plain",)
@@ -341,3 +340,10 @@ class TestMetadataCache:
 
 def test_fake_clock_default_start() -> None:
     assert FakeClock()() == 1000.0
+
+
+async def test_unadvertised_pkce_methods_are_accepted(session, provider) -> None:
+    # Like Microsoft Entra ID: S256 works but code_challenge_methods_supported is absent.
+    provider.discovery_remove = {"code_challenge_methods_supported"}
+    metadata = await fetch(session, provider)
+    assert metadata.code_challenge_methods_supported == ()

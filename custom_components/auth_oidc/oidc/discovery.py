@@ -141,8 +141,14 @@ def parse_provider_metadata(
         )
 
     challenge_methods = _string_list(document, "code_challenge_methods_supported", default=())
-    # RFC 7636 §4.2 / RFC 9700 §2.1.1: PKCE must use S256; "plain" alone is not acceptable.
-    if require_s256 and "S256" not in challenge_methods:
+    # RFC 7636 §4.2 / RFC 9700 §2.1.1: PKCE must use S256; a list without it is refused.
+    # Some providers (Microsoft Entra ID) support S256 but omit the member: S256 is sent
+    # anyway, as RFC 6749 §3.1 obliges servers to ignore parameters they do not know.
+    if (
+        require_s256
+        and "code_challenge_methods_supported" in document
+        and ("S256" not in challenge_methods)
+    ):
         raise DiscoveryError(
             ErrorCode.DISCOVERY_NO_S256, "provider does not advertise PKCE method S256"
         )

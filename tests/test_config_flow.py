@@ -802,7 +802,7 @@ async def test_yaml_and_ui_providers_coexist(hass: HomeAssistant, provider: Fake
 
 
 async def test_changed_yaml_updates_its_entry_and_never_a_ui_entry(
-    hass: HomeAssistant, provider: FakeProvider
+    hass: HomeAssistant, provider: FakeProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
     await setup_integration(hass, provider)
     yaml_entry = hass.config_entries.async_entries(DOMAIN)[0]
@@ -828,6 +828,17 @@ async def test_changed_yaml_updates_its_entry_and_never_a_ui_entry(
         )
     assert result["reason"] == "already_configured"
     assert ui_entry.data["client_id"] == "ha-client"
+    assert "configuration.yaml is ignored" in caplog.text
+    # ...nor does a changed YAML block whose existing entry points elsewhere.
+    yaml_entry = MockConfigEntry(
+        domain=DOMAIN, source=SOURCE_IMPORT, unique_id="https://old.example", data=yaml
+    )
+    yaml_entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_IMPORT}, data=yaml
+    )
+    assert result["reason"] == "already_configured"
+    assert yaml_entry.unique_id == "https://old.example"
 
 
 async def test_yaml_with_plain_http_on_the_network_imports(hass: HomeAssistant) -> None:

@@ -577,7 +577,16 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
             allow_insecure_http=import_data.get("network", {}).get("allow_insecure_http", False),
         )
         title = import_data["display_name"]
-        for entry in self._async_current_entries(include_ignore=False):
+        entries = self._async_current_entries(include_ignore=False)
+        if any(e.unique_id == issuer and e.source != SOURCE_IMPORT for e in entries):
+            # The UI never gets silently overridden, and the YAML block is not silently lost.
+            _LOGGER.warning(
+                "The auth_oidc: block in configuration.yaml is ignored: %s is already set up "
+                "in the UI (Settings > Devices & services)",
+                issuer,
+            )
+            return self.async_abort(reason="already_configured")
+        for entry in entries:
             if entry.source == SOURCE_IMPORT:
                 return self.async_update_reload_and_abort(
                     entry, unique_id=issuer, title=title, data=import_data

@@ -475,10 +475,12 @@ async def test_callback_url_without_configured_url(
     with patch.object(config_flow, "get_url", side_effect=NoURLAvailableError) as get_url:
         result = await configure(hass, result["flow_id"], {"base_url": provider.issuer})
     assert result["description_placeholders"]["callback_url"] == CALLBACK_URL_UNKNOWN
-    # Tried: the external URL first, then the URL of the request that shows the form.
+    # Tried: configured names first, then the URL of the request that shows the form,
+    # then anything including a bare IP address.
     assert [call.kwargs for call in get_url.call_args_list] == [
-        {"prefer_external": True},
+        {"prefer_external": True, "allow_ip": False},
         {"require_current_request": True},
+        {"prefer_external": True},
     ]
 
 

@@ -244,7 +244,12 @@ async def async_check_provider(
 
 def callback_url(hass: HomeAssistant) -> str:
     """Return the callback URL to register at the provider, from Home Assistant's URLs."""
-    for options in ({"prefer_external": True}, {"require_current_request": True}):
+    # Configured URLs first, then the address this browser uses; a bare IP only as a last resort.
+    for options in (
+        {"prefer_external": True, "allow_ip": False},
+        {"require_current_request": True},
+        {"prefer_external": True},
+    ):
         with suppress(NoURLAvailableError):
             return get_url(hass, **options) + CALLBACK_PATH
     return CALLBACK_URL_UNKNOWN

@@ -23,7 +23,9 @@ def test_english_translation_matches_strings_json() -> None:
 
 
 def test_every_error_reason_the_views_raise_is_translated() -> None:
-    source = (PACKAGE / "views.py").read_text(encoding="utf-8")
+    source = "\n".join(
+        (PACKAGE / name).read_text(encoding="utf-8") for name in ("views.py", "device_views.py")
+    )
     reasons = set(re.findall(r'LoginPageError\(\s*"([a-z_]+)"', source))
     reasons |= set(re.findall(r'reason = \(?\s*"([a-z_]+)"', source))
     reasons |= set(re.findall(r'else "([a-z_]+)"', source))
@@ -34,8 +36,26 @@ def test_every_error_reason_the_views_raise_is_translated() -> None:
 def test_templates_use_only_existing_keys() -> None:
     page_keys = set(strings()["login_page"])
     for template in (PACKAGE / "templates").glob("*.html"):
-        used = set(re.findall(r't\("([a-z_]+)"', template.read_text(encoding="utf-8")))
+        used = set(re.findall(r"""t\(["']([a-z_]+)["']""", template.read_text(encoding="utf-8")))
         assert used <= page_keys, template.name
+
+
+def test_templates_use_only_existing_nested_keys() -> None:
+    flat: set[str] = set()
+    for key, value in strings()["login_page"].items():
+        flat |= {f"{key}.{sub}" for sub in value} if isinstance(value, dict) else {key}
+    for template in (PACKAGE / "templates").glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        used = set(re.findall(r"""t\(["']([a-z_]+\.[a-z_]+)["']""", text))
+        assert used <= flat, template.name
+    # Keys built from a prefix at run time: every value they can take is translated.
+    assert {
+        f"device_kinds.{kind}" for kind in ("ios_app", "mac_app", "android_app", "browser")
+    } <= flat
+    assert {
+        f"device_errors.{outcome}"
+        for outcome in ("code_malformed", "code_invalid", "code_used", "blocked")
+    } <= flat
 
 
 @pytest.mark.parametrize(

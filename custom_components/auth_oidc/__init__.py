@@ -14,6 +14,12 @@ from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.ssl import create_client_context
 
 from .const import AUTHORIZE_PATH, DOMAIN, PROVIDERS_PATH
+from .device_views import (
+    DeviceApproveView,
+    DeviceConfirmView,
+    DeviceEventsView,
+    DeviceWaitView,
+)
 from .hass_auth import intercept_get_route, register_provider, unregister_provider
 from .oidc import ClientSettings, OIDCClient, issuer_from_discovery_url
 from .pages import STATIC_DIR, STATIC_URL, PageRenderer
@@ -44,6 +50,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     hass.http.register_view(WelcomeView())
     hass.http.register_view(StartView())
     hass.http.register_view(CallbackView())
+    for view in (DeviceApproveView(), DeviceConfirmView(), DeviceWaitView(), DeviceEventsView()):
+        hass.http.register_view(view)
     if not intercept_get_route(hass, AUTHORIZE_PATH, authorize_interceptor):
         _LOGGER.debug("No frontend login page to intercept")
     intercept_get_route(hass, PROVIDERS_PATH, providers_interceptor)

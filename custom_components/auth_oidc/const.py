@@ -16,3 +16,12 @@ CALLBACK_PATH: Final = "/auth/oidc/callback"
 
 SKIP_REDIRECT_PARAM: Final = "skip_oidc_redirect"
 BINDING_COOKIE: Final = "auth_oidc_binding"
+
+# Cross-device login (companion apps, passkey-only providers).
+DEVICE_PATH: Final = "/auth/oidc/device"
+DEVICE_CONFIRM_PATH: Final = "/auth/oidc/device/confirm"
+DEVICE_WAIT_PATH: Final = "/auth/oidc/device/wait"
+DEVICE_EVENTS_PATH: Final = "/auth/oidc/device/events"
+DEVICE_LOGIN_PARAM: Final = "device_login"
+DEVICE_WAITING_COOKIE: Final = "auth_oidc_device"
+DEVICE_APPROVER_COOKIE: Final = "auth_oidc_device_approver"

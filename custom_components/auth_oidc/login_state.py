@@ -27,11 +27,18 @@ class ClientRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceApproval:
+    """The "client" of a login that approves a cross-device login instead of answering one."""
+
+    login_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingLogin:
     """What the callback needs to finish a login that was sent to the provider."""
 
     entry_id: str
-    client: ClientRequest
+    client: ClientRequest | DeviceApproval
     authorization: AuthorizationRequest = field(repr=False)
     browser_binding_hash: str = field(repr=False)
     created: float

@@ -1,5 +1,6 @@
 """Render the translated login pages with the security headers every page needs."""
 
+import io
 import json
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -7,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pyqrcode
 from aiohttp import web
 from homeassistant.core import HomeAssistant
+from markupsafe import Markup
 
 COMPONENT_DIR = Path(__file__).parent
 TEMPLATE_DIR = COMPONENT_DIR / "templates"
@@ -28,6 +31,34 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+# The cross-device waiting page alone loads one static script of ours (static/device.js):
+# no inline script, and it may only talk to this origin (server-sent events, polling).
+SCRIPT_SECURITY_HEADERS: Mapping[str, str] = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
+def qr_svg(data: str) -> Markup:
+    """Return an inline SVG QR code of `data` (no script, no style attribute)."""
+    qr_code = pyqrcode.create(data, error="M")
+    with io.BytesIO() as buffer:
+        qr_code.svg(
+            buffer,
+            scale=1,
+            background="#fff",
+            xmldecl=False,
+            svgns=False,
+            svgclass="qr-code",
+            lineclass="qr-modules",
+            omithw=True,
+        )
+        svg = buffer.getvalue().decode("ascii").strip()
+    # Our own markup built from our own URL: safe to embed unescaped.
+    return Markup(svg.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1))  # noqa: S704
 
 
 def _flatten(strings: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -135,6 +166,7 @@ class PageRenderer:
         template: str,
         *,
         status: HTTPStatus = HTTPStatus.OK,
+        allow_script: bool = False,
         **context: Any,
     ) -> web.Response:
         """Render `template` as a complete HTML response with security headers."""
@@ -147,5 +179,5 @@ class PageRenderer:
             status=status,
             content_type="text/html",
             charset="utf-8",
-            headers=SECURITY_HEADERS,
+            headers=SCRIPT_SECURITY_HEADERS if allow_script else SECURITY_HEADERS,
         )

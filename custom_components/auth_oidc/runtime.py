@@ -7,6 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
+from .device_login import DeviceLoginStore
 from .login_state import PendingLoginStore
 from .oidc import OIDCClient
 from .pages import PageRenderer
@@ -32,6 +33,7 @@ class DomainData:
 
     pages: PageRenderer
     pending_logins: PendingLoginStore = field(default_factory=PendingLoginStore)
+    device_logins: DeviceLoginStore = field(default_factory=DeviceLoginStore)
 
 
 DATA_DOMAIN: HassKey[DomainData] = HassKey(DOMAIN)

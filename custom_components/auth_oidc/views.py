@@ -15,7 +15,27 @@ POST /auth/oidc/redirect  Start a login: keep a pending record (state, nonce, PK
                           client request, browser binding) and redirect to the provider.
 GET  /auth/oidc/callback  Finish a login: consume the pending record once, verify the response,
                           tokens and identity, then hand a Home Assistant authorization code to
-                          the client's redirect_uri, after Home Assistant's own checks.
+                          the client's redirect_uri, after Home Assistant's own checks. For a
+                          cross-device approval, record who logged in and go to the confirmation.
+
+Cross-device login (companion apps, passkey-only providers; device_views.py, device_login.py):
+
+GET  /auth/oidc/welcome   For a companion app, or with `device_login=true` (linked from the welcome
+                          page of every client), also start a cross-device login: show a short
+                          code, the approval URL and a QR code of it, and bind the page to a
+                          secret cookie. This page alone loads static/device.js.
+GET  /auth/oidc/device    The approval page, in any browser: enter or confirm the code
+                          (`?code=` prefills it, never submits it).
+POST /auth/oidc/device    Claim the code for this browser (wrong codes are limited per network
+                          and counted for Home Assistant's IP ban) and log in at the provider.
+GET  /auth/oidc/device/confirm   After that login: show the waiting device, when it asked and
+                          from which network, and ask to approve or deny.
+POST /auth/oidc/device/confirm   Approve (explicitly confirmed) or deny; nothing is issued here.
+GET  /auth/oidc/device/events    The waiting page's status: server-sent events
+                          (text/event-stream) or, for polling, JSON. Only with its cookie.
+GET  /auth/oidc/device/wait      The waiting page itself: no-script fallback (meta refresh) and,
+                          once approved, the hand-off of the authorization code to the client,
+                          through the same checks as a browser login. Only with its cookie.
 
 Every failure renders a translated page (4xx), never a stack trace.
 """
@@ -23,12 +43,14 @@ Every failure renders a translated page (4xx), never a stack trace.
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from http import HTTPStatus
 from ipaddress import ip_address
 from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
+from aiohttp.hdrs import USER_AGENT
 from homeassistant.auth import InvalidAuthError
 from homeassistant.auth.models import AuthFlowContext, Credentials
 from homeassistant.auth.providers.trusted_networks import TrustedNetworksAuthProvider
@@ -48,20 +70,30 @@ from .const import (
     BINDING_COOKIE,
     CALLBACK_PATH,
     CONTEXT_IDENTITY,
+    DEVICE_APPROVER_COOKIE,
+    DEVICE_CONFIRM_PATH,
+    DEVICE_EVENTS_PATH,
+    DEVICE_LOGIN_PARAM,
+    DEVICE_PATH,
+    DEVICE_WAIT_PATH,
+    DEVICE_WAITING_COOKIE,
     DOMAIN,
     SKIP_REDIRECT_PARAM,
     START_PATH,
     WELCOME_PATH,
 )
+from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
 from .hass_auth import Handler, store_auth_code
 from .identity import Identity, identity_from_claims
 from .login_state import (
     ClientRequest,
+    DeviceApproval,
     PendingLogin,
     binding_matches,
     new_browser_binding,
 )
 from .oidc import OIDCError
+from .pages import qr_svg
 from .provider import async_apply_identity
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
 
@@ -69,6 +101,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 2048
 PENDING_COOKIE_MAX_AGE = 600
+# Without script, the waiting page reloads itself this often.
+DEVICE_REFRESH_SECONDS = 5
 
 # Errors the user can do something about; everything else is "verification failed".
 PROVIDER_UNAVAILABLE_CODES = frozenset(
@@ -184,6 +218,47 @@ def alternative_login_url(client: ClientRequest | None) -> str:
     return f"{AUTHORIZE_PATH}?{urlencode({**query, SKIP_REDIRECT_PARAM: 'true'})}"
 
 
+def is_companion_app(client: ClientRequest) -> bool:
+    """Tell whether the request comes from a Home Assistant companion app (iOS, Android)."""
+    return client.client_id in COMPANION_APP_CLIENTS
+
+
+def _device_query(client: ClientRequest) -> dict[str, str]:
+    """Return the client's authorize query that asks the welcome page for a device code."""
+    query = _client_query(client)
+    if not is_companion_app(client):
+        query[DEVICE_LOGIN_PARAM] = "true"
+    return query
+
+
+def device_cookie_name(prefix: str, login_id: str) -> str:
+    """Return the name of a cookie that binds a browser to one cross-device login."""
+    return f"{prefix}_{hashlib.sha256(login_id.encode()).hexdigest()[:16]}"
+
+
+def set_device_cookie(
+    request: web.Request,
+    response: web.StreamResponse,
+    prefix: str,
+    login: DeviceLogin,
+    value: str,
+) -> None:
+    """Bind the browser to a cross-device login by a random HttpOnly cookie."""
+    waiting = prefix == DEVICE_WAITING_COOKIE
+    response.set_cookie(
+        device_cookie_name(prefix, login.login_id),
+        value,
+        max_age=int(DEVICE_LOGIN_TTL),
+        # The approver's cookie must also reach our callback, after the provider.
+        path=DEVICE_PATH if waiting else "/auth/oidc",
+        httponly=True,
+        # Strict: the waiting page's own requests are same-site. Lax: the approving browser
+        # comes back from the provider by a cross-site top-level GET (RFC 6265bis §8.8).
+        samesite="Strict" if waiting else "Lax",
+        secure=request.url.scheme == "https",
+    )
+
+
 def _is_trusted_network(hass: HomeAssistant, request: web.Request) -> bool:
     """Tell whether a trusted_networks provider accepts this request's address."""
     try:
@@ -201,9 +276,20 @@ def _is_trusted_network(hass: HomeAssistant, request: web.Request) -> bool:
     return False
 
 
-def _skips_welcome(hass: HomeAssistant, entries: list[OIDCConfigEntry]) -> bool:
+def _is_local_request(request: web.Request) -> bool:
+    """Tell whether the request comes from a local network (Home Assistant's definition)."""
+    try:
+        return is_local(ip_address(request.remote or ""))
+    except ValueError:
+        return False
+
+
+def _skips_welcome(
+    hass: HomeAssistant, entries: list[OIDCConfigEntry], device_mode: bool = False
+) -> bool:
     """Tell whether the welcome page goes straight to the (single) provider."""
-    if len(entries) != 1:
+    if len(entries) != 1 or device_mode:
+        # Companion apps always see the welcome page: it offers the cross-device login.
         return False
     if entries[0].runtime_data.settings.features.default_redirect:
         return True
@@ -267,7 +353,7 @@ def _binding_cookie_name(state: str) -> str:
 
 
 async def start_login(
-    request: web.Request, entry: OIDCConfigEntry, client: ClientRequest
+    request: web.Request, entry: OIDCConfigEntry, client: ClientRequest | DeviceApproval
 ) -> web.Response:
     """Create the pending login and redirect the browser to the provider."""
     hass = request.app[KEY_HASS]
@@ -307,10 +393,18 @@ async def start_login(
 
 
 def _error_page(
-    request: web.Request, error: LoginPageError, client: ClientRequest | None = None
+    request: web.Request,
+    error: LoginPageError,
+    client: ClientRequest | DeviceApproval | None = None,
 ) -> web.Response:
     """Render a translated error page with a way back to a working login."""
     hass = request.app[KEY_HASS]
+    if isinstance(client, DeviceApproval):
+        # The approving browser has no client of its own: back to the code form.
+        retry_url, alternative_url = DEVICE_PATH, None
+    else:
+        retry_url = f"{WELCOME_PATH}?{urlencode(_client_query(client))}" if client else "/"
+        alternative_url = alternative_login_url(client)
     return hass.data[DATA_DOMAIN].pages.render(
         hass,
         request,
@@ -318,8 +412,81 @@ def _error_page(
         status=error.status,
         reason=error.reason,
         detail=error.detail,
-        retry_url=f"{WELCOME_PATH}?{urlencode(_client_query(client))}" if client else "/",
+        retry_url=retry_url,
+        alternative_url=alternative_url,
+    )
+
+
+async def _provider_choices(entries: list[OIDCConfigEntry]) -> list[dict[str, Any]]:
+    """Return the welcome page's provider buttons, each with its reachability."""
+    providers = []
+    for entry in entries:
+        error: str | None = None
+        try:
+            await entry.runtime_data.client.metadata()
+        except OIDCError as err:
+            error = err.code
+        providers.append(
+            {
+                "entry_id": entry.entry_id,
+                "name": entry.runtime_data.settings.display_name,
+                "error": error,
+            }
+        )
+    return providers
+
+
+def public_origin(request: web.Request, entries: list[OIDCConfigEntry]) -> URL:
+    """Return this Home Assistant's origin as the browser reaches it (proxy-aware)."""
+    url = request.url.with_path("/").with_query(None).with_fragment(None)
+    if any(entry.runtime_data.settings.features.force_https for entry in entries):
+        url = url.with_scheme("https").with_port(None if url.port in (80, 443) else url.port)
+    return url
+
+
+def _device_section(
+    request: web.Request, entries: list[OIDCConfigEntry], login: DeviceLogin
+) -> dict[str, Any]:
+    """Return what the waiting page shows: code, approval URL, QR code, status."""
+    hass = request.app[KEY_HASS]
+    approve_url = public_origin(request, entries).with_path(DEVICE_PATH)
+    prefilled = approve_url.with_query({"code": login.display_code})
+    login_query = {"login": login.login_id}
+    # The client's request rides along only to offer a new code once this one has expired.
+    wait_query = {**login_query, **_device_query(login.client)}
+    return {
+        "code": login.display_code,
+        "approve_url": str(approve_url),
+        "qr": qr_svg(str(prefilled)),
+        "status": login.public_status,
+        "valid_minutes": str(int(hass.data[DATA_DOMAIN].device_logins.code_ttl // 60)),
+        "events_url": f"{DEVICE_EVENTS_PATH}?{urlencode(login_query)}",
+        "wait_url": f"{DEVICE_WAIT_PATH}?{urlencode(wait_query)}",
+        "refresh_seconds": DEVICE_REFRESH_SECONDS,
+    }
+
+
+async def render_welcome(
+    request: web.Request,
+    client: ClientRequest,
+    entries: list[OIDCConfigEntry],
+    login: DeviceLogin | None = None,
+) -> web.Response:
+    """Render the welcome page, with the cross-device login when there is one."""
+    hass = request.app[KEY_HASS]
+    return hass.data[DATA_DOMAIN].pages.render(
+        hass,
+        request,
+        "welcome.html",
+        allow_script=login is not None,
+        providers=await _provider_choices(entries),
+        client_fields=_client_query(client),
+        offer_store_token=_is_frontend_client(client.client_id, client.redirect_uri),
+        store_token_checked=_is_local_request(request),
+        start_url=START_PATH,
         alternative_url=alternative_login_url(client),
+        device=_device_section(request, entries, login) if login else None,
+        device_link=f"{WELCOME_PATH}?{urlencode(_device_query(client))}",
     )
 
 
@@ -340,37 +507,34 @@ class WelcomeView(HomeAssistantView):
         entries = loaded_entries(hass)
         if not entries:
             raise web.HTTPFound(alternative_login_url(client))
-        if _skips_welcome(hass, entries):
+        device_mode = is_companion_app(client) or request.query.get(DEVICE_LOGIN_PARAM) == "true"
+        if _skips_welcome(hass, entries, device_mode):
             try:
                 return await start_login(request, entries[0], client)
             except LoginPageError:
                 pass  # Show the welcome page, which explains the problem.
-        providers = []
-        for entry in entries:
-            error: str | None = None
-            try:
-                await entry.runtime_data.client.metadata()
-            except OIDCError as err:
-                error = err.code
-            providers.append(
-                {
-                    "entry_id": entry.entry_id,
-                    "name": entry.runtime_data.settings.display_name,
-                    "error": error,
-                }
-            )
-        remote = ip_address(request.remote) if request.remote else None
-        return hass.data[DATA_DOMAIN].pages.render(
-            hass,
-            request,
-            "welcome.html",
-            providers=providers,
-            client_fields=_client_query(client),
-            offer_store_token=_is_frontend_client(client.client_id, client.redirect_uri),
-            store_token_checked=remote is not None and is_local(remote),
-            start_url=START_PATH,
-            alternative_url=alternative_login_url(client),
+        if not device_mode:
+            return await render_welcome(request, client, entries)
+        if _is_frontend_client(client.client_id, client.redirect_uri):
+            # No "Keep me logged in" box on this path: its default applies (local network).
+            client = replace(client, store_token=_is_local_request(request))
+        login, cookie_value = hass.data[DATA_DOMAIN].device_logins.create(
+            client, user_agent=request.headers.get(USER_AGENT, ""), remote=request.remote
         )
+        response = await render_welcome(request, client, entries, login)
+        set_device_cookie(request, response, DEVICE_WAITING_COOKIE, login, cookie_value)
+        return response
+
+
+async def read_form(request: web.Request) -> MultiDict[str]:
+    """Return the posted form fields; uploads are refused."""
+    form = await request.post()
+    fields: MultiDict[str] = MultiDict()
+    for key, value in form.items():
+        if not isinstance(value, str):
+            raise LoginPageError("invalid_request", detail="unexpected upload")
+        fields.add(key, value)
+    return fields
 
 
 class StartView(HomeAssistantView):
@@ -384,22 +548,11 @@ class StartView(HomeAssistantView):
         """Validate the form and redirect to the provider."""
         client: ClientRequest | None = None
         try:
-            params = await self._form(request)
+            params = await read_form(request)
             client = await parse_client_request(request.app[KEY_HASS], params)
             return await start_login(request, self._entry(request, params), client)
         except LoginPageError as err:
             return _error_page(request, err, client)
-
-    @staticmethod
-    async def _form(request: web.Request) -> MultiDict[str]:
-        """Return the posted form fields; uploads are refused."""
-        form = await request.post()
-        fields: MultiDict[str] = MultiDict()
-        for key, value in form.items():
-            if not isinstance(value, str):
-                raise LoginPageError("invalid_request", detail="unexpected upload")
-            fields.add(key, value)
-        return fields
 
     @staticmethod
     def _entry(request: web.Request, params: MultiDict[str]) -> OIDCConfigEntry:
@@ -423,6 +576,8 @@ class CallbackView(HomeAssistantView):
             pending = self._take_pending(request)
             entry = self._entry(request, pending)
             identity = await self._verify(request, entry, pending)
+            if isinstance(pending.client, DeviceApproval):
+                return _device_approval_verified(request, entry, pending.client, identity)
             return await _hand_off(request, entry, pending.client, identity)
         except LoginPageError as err:
             if err.reason not in ("provider_unavailable", "access_denied"):
@@ -478,6 +633,23 @@ class CallbackView(HomeAssistantView):
             )
             raise LoginPageError("not_allowed", status=HTTPStatus.FORBIDDEN)
         return identity
+
+
+def _device_approval_verified(
+    request: web.Request, entry: OIDCConfigEntry, approval: DeviceApproval, identity: Identity
+) -> web.Response:
+    """Remember who logged in to approve a cross-device login; go on to the confirmation."""
+    store = request.app[KEY_HASS].data[DATA_DOMAIN].device_logins
+    login = store.verified(
+        approval.login_id,
+        request.cookies.get(device_cookie_name(DEVICE_APPROVER_COOKIE, approval.login_id)),
+        entry_id=entry.entry_id,
+        identity=identity,
+        approver_remote=request.remote,
+    )
+    if login is None:
+        raise LoginPageError("login_expired", detail="device login expired")
+    return _redirect(f"{DEVICE_CONFIRM_PATH}?{urlencode({'login': login.login_id})}")
 
 
 async def _hand_off(

@@ -1,0 +1,1065 @@
+"""Cross-device login: a companion app shows a code, another browser approves it."""
+
+import asyncio
+import base64
+import hashlib
+import html
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from ipaddress import ip_address
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+from homeassistant.auth.const import GROUP_ID_ADMIN
+from homeassistant.components.auth import DATA_STORE
+from homeassistant.components.http.ban import KEY_FAILED_LOGIN_ATTEMPTS
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+
+from custom_components.auth_oidc.const import DOMAIN
+from custom_components.auth_oidc.device_login import (
+    CODE_ALPHABET,
+    MAX_CLAIMS,
+    AttemptLimiter,
+    DeviceDescription,
+    DeviceLoginStore,
+    EntryOutcome,
+    Network,
+    describe_device,
+    format_code,
+    masked_network,
+    new_code,
+    normalize_code,
+    source_key,
+)
+from custom_components.auth_oidc.login_state import ClientRequest
+from custom_components.auth_oidc.runtime import DATA_DOMAIN
+from tests.fake_provider import FakeProvider
+
+APP_REDIRECT = "homeassistant://auth-callback"
+APPS = {
+    "ios": (
+        "https://home-assistant.io/iOS",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 Home Assistant/2025.1 "
+        "(io.robbie.HomeAssistant; build:2025.1.1; iOS 18.0.0)",
+        "Home Assistant iOS app (iPhone)",
+    ),
+    "android": (
+        "https://home-assistant.io/android",
+        "Mozilla/5.0 (Linux; Android 15; Pixel 8 Build/AP3A.241005.015; wv) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Version/4.0 Chrome/130.0.6723.58 Mobile Safari/537.36 "
+        "Home Assistant/2025.1.1-15000 (Android 15; Pixel 8)",
+        "Home Assistant Android app (Android)",
+    ),
+}
+LAPTOP_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36"
+)
+WEB_CLIENT_ID = "https://ha.example.com/"
+WEB_REDIRECT = "https://ha.example.com/?auth_callback=1"
+WEB_QUERY = {
+    "response_type": "code",
+    "client_id": WEB_CLIENT_ID,
+    "redirect_uri": WEB_REDIRECT,
+    "state": "web-state",
+}
+CODE_PATTERN = re.compile(r'id="device-code"[^>]*>([A-Z0-9]{4}-[A-Z0-9]{4})<')
+BAN_THRESHOLD = 1000
+APPROVER_IP = "198.51.100.23"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Waiting:
+    """The waiting page of one cross-device login, as a companion app sees it."""
+
+    client: TestClient[Any, Any]
+    code: str
+    wait_url: str
+    events_url: str
+    page: str
+    response: ClientResponse
+
+    @property
+    def login_id(self) -> str:
+        return parse_qs(urlsplit(self.events_url).query)["login"][0]
+
+
+@pytest.fixture(autouse=True)
+def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
+    """Start every test onboarded, with Home Assistant's own username/password login."""
+    hass_storage["onboarding"] = {
+        "version": 4,
+        "minor_version": 1,
+        "key": "onboarding",
+        "data": {"done": ["user", "core_config", "analytics", "integration"]},
+    }
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FakeProvider]:
+    async with FakeProvider.running(alg="RS256") as running:
+        running.user = {
+            "sub": "5f0c1d2e-0000-4000-8000-000000000001",
+            "name": "Alice Admin",
+            "preferred_username": "alice",
+            "groups": ["admins", "users"],
+        }
+        yield running
+
+
+@pytest.fixture
+def issued_codes(hass: HomeAssistant) -> list[tuple[str, str]]:
+    """Return the list that set_up fills with every code stored in HA's code store."""
+    return []
+
+
+async def set_up(
+    hass: HomeAssistant,
+    provider: FakeProvider,
+    issued: list[tuple[str, str]] | None = None,
+    *,
+    frontend: bool = False,
+    **options: Any,
+) -> None:
+    """Set up http (IP ban counting, X-Forwarded-For from the test client), auth, ours."""
+    http = {
+        "login_attempts_threshold": BAN_THRESHOLD,
+        "use_x_forwarded_for": True,
+        "trusted_proxies": ["127.0.0.1"],
+    }
+    assert await async_setup_component(hass, "http", {"http": http})
+    assert await async_setup_component(hass, "auth", {})
+    if frontend:
+        assert await async_setup_component(hass, "frontend", {})
+    assert await async_setup_component(hass, "person", {})
+    config = {
+        "client_id": provider.client_id,
+        "discovery_url": provider.discovery_url,
+        "display_name": "Pocket ID",
+        **options,
+    }
+    assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
+    await hass.async_block_till_done()
+    if issued is not None:
+        store_result = hass.data[DATA_STORE]
+
+        def recording(client_id: str, *args: Any, **kwargs: Any) -> str:
+            code: str = store_result(client_id, *args, **kwargs)
+            issued.append((client_id, code))
+            return code
+
+        hass.data[DATA_STORE] = recording
+
+
+def app_query(app: str = "ios", state: str = "app-state-1234") -> dict[str, str]:
+    return {
+        "response_type": "code",
+        "client_id": APPS[app][0],
+        "redirect_uri": APP_REDIRECT,
+        "state": state,
+    }
+
+
+def entry_id(hass: HomeAssistant) -> str:
+    return hass.config_entries.async_entries(DOMAIN)[0].entry_id
+
+
+def link(page: str, text: str) -> str:
+    """Return the (unescaped) href of the link or button-link with this text."""
+    match = re.search(rf'href="([^"]*)"[^>]*>{re.escape(text)}<', page)
+    assert match, text
+    return html.unescape(match.group(1))
+
+
+def attribute(page: str, name: str) -> str:
+    match = re.search(rf'{name}="([^"]*)"', page)
+    assert match, name
+    return html.unescape(match.group(1))
+
+
+async def open_waiting_page(
+    client: TestClient[Any, Any],
+    app: str = "ios",
+    query: dict[str, str] | None = None,
+    user_agent: str | None = None,
+) -> Waiting:
+    """Open the welcome page as the app's web view would; return its code and URLs."""
+    response = await client.get(
+        "/auth/oidc/welcome",
+        params=query or app_query(app),
+        headers={"User-Agent": user_agent or APPS[app][1]},
+    )
+    page = await response.text()
+    assert response.status == 200, page
+    match = CODE_PATTERN.search(page)
+    assert match, page
+    return Waiting(
+        client=client,
+        code=match.group(1),
+        wait_url=attribute(page, "data-wait-url"),
+        events_url=attribute(page, "data-events-url"),
+        page=page,
+        response=response,
+    )
+
+
+async def enter_code(
+    hass: HomeAssistant, approver: TestClient[Any, Any], code: str, ip: str = APPROVER_IP
+) -> ClientResponse:
+    return await approver.post(
+        "/auth/oidc/device",
+        data={"code": code, "entry_id": entry_id(hass)},
+        headers={"X-Forwarded-For": ip, "User-Agent": LAPTOP_UA},
+        allow_redirects=False,
+    )
+
+
+async def approver_login(
+    hass: HomeAssistant,
+    approver: TestClient[Any, Any],
+    provider: FakeProvider,
+    code: str,
+    ip: str = APPROVER_IP,
+) -> ClientResponse:
+    """Enter the code, log in at the provider; return the callback's response."""
+    started = await enter_code(hass, approver, code, ip)
+    assert started.status == 302, await started.text()
+    callback_query = await provider.authorize(started.headers["Location"])
+    return await approver.get(
+        "/auth/oidc/callback?" + urlencode(callback_query),
+        headers={"X-Forwarded-For": ip},
+        allow_redirects=False,
+    )
+
+
+async def confirmation_page(
+    hass: HomeAssistant,
+    approver: TestClient[Any, Any],
+    provider: FakeProvider,
+    code: str,
+    ip: str = APPROVER_IP,
+) -> str:
+    callback = await approver_login(hass, approver, provider, code, ip)
+    assert callback.status == 302, await callback.text()
+    assert urlsplit(callback.headers["Location"]).path == "/auth/oidc/device/confirm"
+    confirm = await approver.get(callback.headers["Location"], headers={"X-Forwarded-For": ip})
+    page = await confirm.text()
+    assert confirm.status == 200, page
+    return page
+
+
+async def decide(
+    approver: TestClient[Any, Any], page: str, decision: str, *, confirmed: bool = True
+) -> ClientResponse:
+    data = {
+        "login": attribute(page, 'name="login" value'),
+        "token": attribute(page, 'name="token" value'),
+        "decision": decision,
+    }
+    if confirmed:
+        data["confirmed"] = "yes"
+    return await approver.post(
+        "/auth/oidc/device/confirm",
+        data=data,
+        headers={"X-Forwarded-For": APPROVER_IP},
+        allow_redirects=False,
+    )
+
+
+async def status_of(waiting: Waiting, client: TestClient[Any, Any] | None = None) -> Any:
+    response = await (client or waiting.client).get(
+        waiting.events_url, headers={"Accept": "application/json"}
+    )
+    return response.status, await response.json()
+
+
+async def redeem(
+    client: TestClient[Any, Any], location: str, client_id: str
+) -> tuple[int, dict[str, Any]]:
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    response = await client.post(
+        "/auth/token",
+        data={"grant_type": "authorization_code", "client_id": client_id, "code": code},
+    )
+    return response.status, await response.json()
+
+
+def cookies_of(response: ClientResponse) -> dict[str, Any]:
+    jar = SimpleCookie()
+    for header in response.headers.getall("Set-Cookie", []):
+        jar.load(header)
+    return dict(jar.items())
+
+
+def failed_logins(hass: HomeAssistant, ip: str) -> int:
+    return int(hass.http.app[KEY_FAILED_LOGIN_ATTEMPTS].get(ip_address(ip), 0))
+
+
+# -- the pure core ------------------------------------------------------------------------------
+
+
+def test_codes_are_unambiguous_and_normalized() -> None:
+    codes = {new_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert len(code) == 8
+        assert not set(code) & set("0O1IL")
+        assert normalize_code(format_code(code).lower()) == code
+        assert normalize_code(f" {code[:4]} - {code[4:]} ") == code
+    assert set(CODE_ALPHABET).isdisjoint("0O1IL")
+    for malformed in ("", "ABCD-EFG", "ABCD-EFGHJ", "ABCD-EFG0", "ABCD-EFGO", "A" * 100):
+        assert normalize_code(malformed) is None
+
+
+def test_device_description_from_user_agent() -> None:
+    assert describe_device(APPS["ios"][1], APPS["ios"][0]) == DeviceDescription("ios_app", "iPhone")
+    assert describe_device(APPS["android"][1], APPS["android"][0]) == DeviceDescription(
+        "android_app", "Android"
+    )
+    mac = "Home Assistant/2025.1 (io.robbie.HomeAssistant; build:1; macOS 15.0.0)"
+    assert describe_device(mac, APPS["ios"][0]) == DeviceDescription("mac_app", "Mac")
+    assert describe_device(LAPTOP_UA, WEB_CLIENT_ID) == DeviceDescription(
+        "browser", "Linux", "Chrome"
+    )
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    assert describe_device(firefox, WEB_CLIENT_ID) == DeviceDescription(
+        "browser", "Windows", "Firefox"
+    )
+    # No User-Agent from an app: its client_id still names it.
+    assert describe_device("", APPS["android"][0]) == DeviceDescription("android_app")
+    assert describe_device("", WEB_CLIENT_ID) == DeviceDescription("browser")
+
+
+def test_networks_are_masked() -> None:
+    assert masked_network("203.0.113.77") == Network("203.0.113.0/24", local=False)
+    assert masked_network("192.168.1.20") == Network("192.168.1.0/24", local=True)
+    assert masked_network("2001:db8:1:2::5") == Network("2001:db8:1::/48", local=False)
+    assert masked_network("::ffff:203.0.113.77") == Network("203.0.113.0/24", local=False)
+    assert masked_network("not an address") is None
+    assert source_key("2001:db8:1:2::5") == "2001:db8:1:2::/64"
+    assert source_key("203.0.113.77") == "203.0.113.77"
+
+
+def client_request() -> ClientRequest:
+    return ClientRequest(APPS["ios"][0], APP_REDIRECT, "s", None, None)
+
+
+def test_store_is_bounded_per_source_and_overall() -> None:
+    clock = Clock()
+    store = DeviceLoginStore(cap=10, per_source_cap=3, clock=clock)
+    first, _ = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    for _ in range(5):
+        store.create(client_request(), user_agent="", remote="203.0.113.1")
+    assert len(store) == 3  # one network cannot fill the store
+    outcome, _, _ = store.enter_code(first.code, "x", lambda _: None)
+    assert outcome is EntryOutcome.INVALID  # evicted: its code is gone as well
+    for number in range(20):
+        store.create(client_request(), user_agent="", remote=f"198.51.100.{number}")
+    assert len(store) == 10
+
+
+def test_store_expires_codes_and_logins() -> None:
+    clock = Clock()
+    store = DeviceLoginStore(code_ttl=300, ttl=600, clock=clock)
+    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    clock.now += 301
+    assert store.for_waiting_page(login.login_id, cookie) is None
+    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    outcome, claimed, approver = store.enter_code(login.code, "x", lambda _: None)
+    assert outcome is EntryOutcome.OK
+    assert claimed is login
+    assert approver
+    clock.now += 400  # past the code's window, within the login's
+    assert store.for_waiting_page(login.login_id, cookie) is login
+    clock.now += 201
+    assert store.for_waiting_page(login.login_id, cookie) is None
+    assert len(store) == 0
+
+
+def test_store_is_single_use_and_bound_to_both_browsers() -> None:
+    store = DeviceLoginStore()
+    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    assert store.for_waiting_page(login.login_id, None) is None
+    assert store.for_waiting_page(login.login_id, cookie + "x") is None
+    outcome, _, approver = store.enter_code(login.code, "a", lambda _: None)
+    assert outcome is EntryOutcome.OK
+    assert approver is not None
+    # Another browser with the same code: used.
+    assert store.enter_code(login.code, "b", lambda _: None)[0] is EntryOutcome.USED
+    # The same browser may restart its provider login, a few times.
+    for _ in range(MAX_CLAIMS - 1):
+        assert store.enter_code(login.code, "a", lambda _: approver)[0] is EntryOutcome.OK
+    assert store.enter_code(login.code, "a", lambda _: approver)[0] is EntryOutcome.USED
+    assert store.for_approver(login.login_id, cookie) is None  # the waiting cookie is not it
+    assert store.finish(login)
+    assert not store.finish(login)
+
+
+def test_limiter_blocks_after_repeated_failures_then_forgives() -> None:
+    clock = Clock()
+    limiter = AttemptLimiter(max_failures=5, window=900, block=900, cap=3, clock=clock)
+    for _ in range(4):
+        assert not limiter.failure("a")
+    assert limiter.failure("a")
+    assert limiter.blocked_for("a") == 900
+    assert limiter.blocked_for("b") == 0
+    clock.now += 901
+    assert limiter.blocked_for("a") == 0
+    for source in ("b", "c", "d", "e"):
+        limiter.failure(source)
+    assert len(limiter) == 3
+
+
+# -- the waiting page --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("app", ["ios", "android"])
+async def test_companion_app_welcome_offers_both_ways(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, app: str
+) -> None:
+    await set_up(hass, provider)
+    waiting = await open_waiting_page(await hass_client_no_auth(), app)
+    page = waiting.page
+    # Try here: the normal button, focused.
+    assert re.search(
+        r'<button type="submit" class="primary" autofocus>Log in with Pocket ID<', page
+    )
+    # Or approve from another device: code, URL, QR code of the URL with the code.
+    assert all(char in CODE_ALPHABET + "-" for char in waiting.code)
+    origin = str(waiting.response.url.origin())
+    assert f'id="device-url">{origin}/auth/oidc/device</p>' in page
+    assert '<svg aria-hidden="true" focusable="false" viewBox=' in page
+    assert 'role="img" aria-label="QR code that opens the approval page' in page
+    assert 'role="status" aria-live="polite">Waiting for approval…<' in page
+    # One static script of ours; without script, a meta refresh of the waiting page.
+    assert '<script src="/auth/oidc/static/device.js" defer></script>' in page
+    assert "<script>" not in page
+    assert " style=" not in page
+    refresh = f'<meta http-equiv="refresh" content="5;url={html.escape(waiting.wait_url)}">'
+    assert refresh in page
+    csp = waiting.response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "connect-src 'self'" in csp
+    assert "default-src 'none'" in csp
+    assert "unsafe" not in csp
+    # The page is bound to this web view by a random HttpOnly cookie.
+    [(name, cookie)] = cookies_of(waiting.response).items()
+    assert name.startswith("auth_oidc_device_")
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/auth/oidc/device"
+    assert cookie.value not in page
+
+
+async def test_script_is_served(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    response = await (await hass_client_no_auth()).get("/auth/oidc/static/device.js")
+    assert response.status == 200
+    assert response.content_type in ("text/javascript", "application/javascript")
+    script = await response.text()
+    assert "EventSource" in script
+    assert "fetch(" in script
+
+
+async def test_companion_apps_see_the_welcome_page_even_with_default_redirect(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider, features={"default_redirect": True})
+    client = await hass_client_no_auth()
+    skipped = await client.get("/auth/oidc/welcome", params=WEB_QUERY, allow_redirects=False)
+    assert skipped.status == 302
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 0
+    await open_waiting_page(client, "ios")
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 1
+
+
+async def test_every_client_gets_a_link_to_log_in_on_another_device(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    client = await hass_client_no_auth()
+    page = await (await client.get("/auth/oidc/welcome", params=WEB_QUERY)).text()
+    assert "<script" not in page
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 0
+    device_link = link(page, "Log in on another device")
+    assert urlsplit(device_link).path == "/auth/oidc/welcome"
+    assert parse_qs(urlsplit(device_link).query)["device_login"] == ["true"]
+    waiting = await open_waiting_page(
+        client, query=parse_qs_single(device_link), user_agent=LAPTOP_UA
+    )
+    assert "Log in with Pocket ID" in waiting.page
+    assert parse_qs(urlsplit(waiting.wait_url).query)["device_login"] == ["true"]
+    laptop = await hass_client_no_auth()
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    assert 'id="confirm-device">Chrome on Linux<' in page
+    await decide(laptop, page, "approve")
+    finished = await client.get(waiting.wait_url, allow_redirects=False)
+    location = finished.headers["Location"]
+    assert location.startswith(WEB_REDIRECT + "&code=")
+    # No "Keep me logged in" box on this path: its default (local network: on) applies.
+    assert parse_qs(urlsplit(location).query)["storeToken"] == ["true"]
+
+
+def parse_qs_single(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+# -- the whole way ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("app", ["ios", "android"])
+async def test_app_signs_in_after_approval_on_another_device(
+    hass: HomeAssistant,
+    *,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    issued_codes: list[tuple[str, str]],
+    caplog: pytest.LogCaptureFixture,
+    app: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await set_up(hass, provider, issued_codes)
+    client_id, _, device_name = APPS[app]
+    phone = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone, app)
+    assert await status_of(waiting) == (200, {"status": "waiting"})
+
+    # The approval page: the QR code's URL fills the code in, and only fills it in.
+    prefilled = await laptop.get("/auth/oidc/device", params={"code": waiting.code})
+    form = await prefilled.text()
+    assert f'value="{waiting.code}"' in form
+    assert 'autocomplete="one-time-code"' in form
+    assert 'inputmode="text"' in form
+    assert "autofocus" in form
+    assert '<label for="code">Code</label>' in form
+    assert "Never enter a code that someone sent you" in form
+    assert await status_of(waiting) == (200, {"status": "waiting"})
+
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    assert await status_of(waiting) == (200, {"status": "entered"})
+    # What is being approved, prominently, and the warning.
+    assert f"Approve sign-in on {device_name}?" in page
+    assert f'id="confirm-device">{device_name}<' in page
+    assert re.search(r'id="confirm-started">\d\d:\d\d \(just now\)<', page)
+    assert 'id="confirm-network">127.0.0.0/24 (local network)<' in page
+    assert 'id="confirm-your-network">198.51.100.0/24<' in page
+    assert f'id="confirm-code">{waiting.code}<' in page
+    assert 'id="confirm-account">Alice Admin (alice)<' in page
+    assert "Only approve if you started this sign-in yourself on that device just now" in page
+    assert f">Approve sign-in on {device_name}</button>" in page
+    assert 'type="checkbox" id="confirmed" name="confirmed" value="yes" required' in page
+    # Nothing is issued before the approval.
+    assert issued_codes == []
+
+    done = await decide(laptop, page, "approve")
+    assert done.status == 200
+    assert "Sign-in approved" in await done.text()
+    assert await status_of(waiting) == (200, {"status": "approved"})
+    # The approving browser gets no code, even on the waiting page's URL.
+    stolen = await laptop.get(waiting.wait_url, allow_redirects=False)
+    assert stolen.status == 400
+    assert issued_codes == []
+
+    finished = await phone.get(waiting.wait_url, allow_redirects=False)
+    assert finished.status == 302, await finished.text()
+    location = finished.headers["Location"]
+    assert location.startswith(APP_REDIRECT + "?code=")
+    query = parse_qs(urlsplit(location).query)
+    assert set(query) == {"code", "state"}
+    assert query["state"] == ["app-state-1234"]
+    assert issued_codes == [(client_id, query["code"][0])]
+
+    status, tokens = await redeem(phone, location, client_id)
+    assert status == 200, tokens
+    refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
+    assert refresh_token is not None
+    assert refresh_token.client_id == client_id
+    assert refresh_token.user.name == "Alice Admin"
+    assert [group.id for group in refresh_token.user.groups] == [GROUP_ID_ADMIN]
+    assert refresh_token.user.credentials[0].data["sub"] == provider.user["sub"]
+
+    # Single use: the waiting page and the code are spent.
+    assert (await phone.get(waiting.wait_url, allow_redirects=False)).status == 400
+    assert await status_of(waiting) == (404, {"status": "gone"})
+    again = await enter_code(hass, await hass_client_no_auth(), waiting.code)
+    assert again.status == 400
+    assert "not valid or has expired" in await again.text()
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 0
+
+    # No code, cookie or token in the log.
+    our_log = "\n".join(
+        record.getMessage() for record in caplog.records if record.name != "aiohttp.access"
+    )
+    cookie = next(iter(cookies_of(waiting.response).values())).value
+    for secret in (waiting.code, cookie, query["code"][0], tokens["refresh_token"]):
+        assert secret not in our_log
+        assert secret.replace("-", "") not in our_log
+
+
+async def test_server_sent_events_follow_the_approval(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    phone = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    stream = await phone.get(waiting.events_url, headers={"Accept": "text/event-stream"})
+    assert stream.status == 200
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    assert stream.headers["Cache-Control"] == "no-store"
+
+    async def next_status() -> str:
+        while True:
+            line = (await asyncio.wait_for(stream.content.readline(), 5)).decode()
+            if line.startswith("data: "):
+                return str(line.removeprefix("data: ").strip())
+
+    assert await next_status() == "waiting"
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    assert await next_status() == "entered"
+    await decide(laptop, page, "approve")
+    assert await next_status() == "approved"
+    assert (await stream.content.read()).strip() == b""  # the stream ends with a final status
+    # Another browser's stream is refused outright.
+    other = await (await hass_client_no_auth()).get(
+        waiting.events_url, headers={"Accept": "text/event-stream"}
+    )
+    assert other.status == 404
+
+
+async def test_another_browser_learns_nothing_from_the_waiting_page(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    issued_codes: list[tuple[str, str]],
+) -> None:
+    await set_up(hass, provider, issued_codes)
+    phone = await hass_client_no_auth()
+    attacker = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    await decide(laptop, page, "approve")
+    for _ in range(3):
+        assert await status_of(waiting, attacker) == (404, {"status": "gone"})
+        response = await attacker.get(waiting.wait_url, allow_redirects=False)
+        assert response.status == 400
+        text = await response.text()
+        assert "expired or was already used" in text
+        assert waiting.code not in text
+    # A forged cookie with the right name does not help either.
+    [name] = cookies_of(waiting.response)
+    attacker.session.cookie_jar.update_cookies({name: "forged"}, waiting.response.url)
+    assert (await attacker.get(waiting.wait_url, allow_redirects=False)).status == 400
+    assert issued_codes == []
+    # The waiting page still gets its code.
+    assert (await phone.get(waiting.wait_url, allow_redirects=False)).status == 302
+    assert len(issued_codes) == 1
+
+
+async def test_deny(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    issued_codes: list[tuple[str, str]],
+) -> None:
+    await set_up(hass, provider, issued_codes)
+    phone = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    # Deny needs no confirmation box.
+    done = await decide(laptop, page, "deny", confirmed=False)
+    assert done.status == 200
+    assert "Sign-in denied" in await done.text()
+    assert await status_of(waiting) == (200, {"status": "denied"})
+    # Approving after denying is refused.
+    assert (await decide(laptop, page, "approve")).status == 400
+    denied = await phone.get(waiting.wait_url, allow_redirects=False)
+    assert denied.status == 403
+    text = await denied.text()
+    assert "denied on the other device" in text
+    # The way back offers the app a new code.
+    retry = link(text, "Try again")
+    assert urlsplit(retry).path == "/auth/oidc/welcome"
+    assert parse_qs(urlsplit(retry).query)["client_id"] == [APPS["ios"][0]]
+    assert issued_codes == []
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 0
+
+
+async def test_approval_needs_the_explicit_confirmation(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    issued_codes: list[tuple[str, str]],
+) -> None:
+    await set_up(hass, provider, issued_codes)
+    phone = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    unconfirmed = await decide(laptop, page, "approve", confirmed=False)
+    assert unconfirmed.status == 400
+    text = await unconfirmed.text()
+    assert 'role="alert"' in text
+    assert "Tick the box" in text
+    assert await status_of(waiting) == (200, {"status": "entered"})
+    # A forged token, or the approval from another browser (CSRF), does nothing.
+    forged = page.replace(attribute(page, 'name="token" value'), "forged-token")
+    assert (await decide(laptop, forged, "approve")).status == 400
+    other = await hass_client_no_auth()
+    assert (await decide(other, page, "approve")).status == 400
+    assert (await other.get(f"/auth/oidc/device/confirm?login={waiting.login_id}")).status == 400
+    assert await status_of(waiting) == (200, {"status": "entered"})
+    assert issued_codes == []
+    # The real approver still can.
+    assert (await decide(laptop, page, "approve")).status == 200
+    assert await status_of(waiting) == (200, {"status": "approved"})
+
+
+async def test_wrong_codes_are_limited_per_network_and_counted_for_the_ip_ban(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    waiting = await open_waiting_page(await hass_client_no_auth())
+    guesser = await hass_client_no_auth()
+    malformed = await enter_code(hass, guesser, "ABC")
+    assert malformed.status == 400
+    assert "Enter the 8 characters" in await malformed.text()
+    assert failed_logins(hass, APPROVER_IP) == 0  # a malformed code guesses nothing
+    wrong = "ZZZZ-ZZZZ" if waiting.code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
+    for attempt in range(1, 5):
+        response = await enter_code(hass, guesser, wrong)
+        assert response.status == 400
+        text = await response.text()
+        assert '<p class="notice" role="alert" id="code-error">This code is not valid' in text
+        assert 'aria-invalid="true"' in text
+        assert failed_logins(hass, APPROVER_IP) == attempt
+    fifth = await enter_code(hass, guesser, wrong)
+    assert fifth.status == 429
+    assert "Too many wrong codes from your network. Try again in 15 minutes." in await fifth.text()
+    # Blocked: even the right code, from this network, in any browser.
+    for client in (guesser, await hass_client_no_auth()):
+        blocked = await enter_code(hass, client, waiting.code)
+        assert blocked.status == 429
+        form = await (
+            await client.get("/auth/oidc/device", headers={"X-Forwarded-For": APPROVER_IP})
+        ).text()
+        assert 'name="code"' not in form
+    assert failed_logins(hass, APPROVER_IP) == 5
+    # Another network is not affected, and the code still works there.
+    response = await enter_code(hass, await hass_client_no_auth(), waiting.code, "203.0.113.9")
+    assert response.status == 302
+
+
+async def test_block_and_codes_expire(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    clock = Clock()
+    hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(clock=clock)
+    phone = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    laptop = await hass_client_no_auth()
+    for _ in range(5):
+        await enter_code(hass, laptop, "ZZZZ-ZZZ2" if waiting.code != "ZZZZ-ZZZ2" else "ZZZZ-ZZZ3")
+    assert (await enter_code(hass, laptop, waiting.code)).status == 429
+    clock.now += 299
+    assert (await enter_code(hass, laptop, waiting.code)).status == 429
+    # The block lasts 15 minutes; the code only 5: it is gone by then.
+    clock.now += 602
+    expired = await enter_code(hass, laptop, waiting.code)
+    assert expired.status == 400
+    assert "not valid or has expired" in await expired.text()
+    assert await status_of(waiting) == (404, {"status": "gone"})
+    page = await (await phone.get(waiting.wait_url, allow_redirects=False)).text()
+    assert "expired or was already used" in page
+    # The way back gives the app a new code.
+    retry = link(page, "Try again")
+    fresh = await open_waiting_page(phone, query=parse_qs_single(retry))
+    assert fresh.code != waiting.code
+
+
+async def test_an_approval_that_takes_too_long_expires(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    issued_codes: list[tuple[str, str]],
+) -> None:
+    await set_up(hass, provider, issued_codes)
+    clock = Clock()
+    hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(clock=clock)
+    phone = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    clock.now += 290  # entered just in time
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    assert "(4 min ago)" in page
+    clock.now += 311  # 10 minutes after the code was shown
+    late = await decide(laptop, page, "approve")
+    assert late.status == 400
+    assert "expired" in await late.text()
+    assert (await phone.get(waiting.wait_url, allow_redirects=False)).status == 400
+    assert issued_codes == []
+
+
+async def test_code_entered_in_one_browser_is_used_for_the_others(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    waiting = await open_waiting_page(await hass_client_no_auth())
+    laptop = await hass_client_no_auth()
+    first = await enter_code(hass, laptop, waiting.code.lower().replace("-", " "))
+    assert first.status == 302
+    approver_cookie = next(
+        cookie for name, cookie in cookies_of(first).items() if "approver" in name
+    )
+    assert approver_cookie["httponly"]
+    assert approver_cookie["samesite"] == "Lax"
+    assert approver_cookie["path"] == "/auth/oidc"
+    other = await enter_code(hass, await hass_client_no_auth(), waiting.code, "203.0.113.50")
+    assert other.status == 400
+    assert "already entered in another browser" in await other.text()
+    # The browser that entered it may start its provider login again.
+    assert (await enter_code(hass, laptop, waiting.code)).status == 302
+
+
+async def test_approver_outside_the_required_group_cannot_approve(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    issued_codes: list[tuple[str, str]],
+) -> None:
+    await set_up(hass, provider, issued_codes, roles={"user": "household", "admin": "admins"})
+    provider.user = {**provider.user, "groups": ["guests"]}
+    waiting = await open_waiting_page(await hass_client_no_auth())
+    laptop = await hass_client_no_auth()
+    refused = await approver_login(hass, laptop, provider, waiting.code)
+    assert refused.status == 403
+    text = await refused.text()
+    assert "not in a group that may use Home Assistant" in text
+    assert 'href="/auth/oidc/device">Try again<' in text
+    assert "Use another login method" not in text
+    assert await status_of(waiting) == (200, {"status": "entered"})
+    # The same browser may try again with an account that is allowed.
+    provider.user = {**provider.user, "groups": ["household"]}
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    assert 'id="confirm-account">Alice Admin (alice)<' in page
+    assert issued_codes == []
+
+
+async def test_deactivated_user_gets_nothing_on_the_waiting_page(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    issued_codes: list[tuple[str, str]],
+) -> None:
+    await set_up(hass, provider, issued_codes)
+
+    async def approve_once() -> tuple[TestClient[Any, Any], Waiting]:
+        phone = await hass_client_no_auth()
+        laptop = await hass_client_no_auth()
+        waiting = await open_waiting_page(phone)
+        await decide(
+            laptop, await confirmation_page(hass, laptop, provider, waiting.code), "approve"
+        )
+        return phone, waiting
+
+    phone, waiting = await approve_once()
+    location = (await phone.get(waiting.wait_url, allow_redirects=False)).headers["Location"]
+    _, tokens = await redeem(phone, location, APPS["ios"][0])
+    token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
+    assert token is not None
+    await hass.auth.async_update_user(token.user, is_active=False)
+    issued_codes.clear()
+    phone, waiting = await approve_once()
+    refused = await phone.get(waiting.wait_url, allow_redirects=False)
+    assert refused.status == 403
+    assert "deactivated" in await refused.text()
+    assert issued_codes == []
+
+
+async def test_app_code_is_bound_to_its_pkce_challenge(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    verifier = "app-verifier-" + "v" * 40
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    query = {**app_query(), "code_challenge": challenge, "code_challenge_method": "S256"}
+
+    async def approved_code() -> str:
+        phone = await hass_client_no_auth()
+        laptop = await hass_client_no_auth()
+        waiting = await open_waiting_page(phone, query=query)
+        page = await confirmation_page(hass, laptop, provider, waiting.code)
+        await decide(laptop, page, "approve")
+        location = (await phone.get(waiting.wait_url, allow_redirects=False)).headers["Location"]
+        return str(parse_qs(urlsplit(location).query)["code"][0])
+
+    client = await hass_client_no_auth()
+    grant = {"grant_type": "authorization_code", "client_id": APPS["ios"][0]}
+    without = await client.post("/auth/token", data={**grant, "code": await approved_code()})
+    assert without.status == 400
+    with_verifier = await client.post(
+        "/auth/token", data={**grant, "code": await approved_code(), "code_verifier": verifier}
+    )
+    assert with_verifier.status == 200
+
+
+async def test_store_stays_bounded_under_a_flood(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(cap=8, per_source_cap=4)
+    client = await hass_client_no_auth()
+    for number in range(12):
+        await open_waiting_page(client)  # all from 127.0.0.1
+        await client.get(
+            "/auth/oidc/welcome",
+            params=app_query(),
+            headers={"X-Forwarded-For": f"203.0.113.{number}"},
+        )
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 8
+
+
+async def test_password_login_in_the_app_still_registers_the_app(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, local_auth: Any
+) -> None:
+    await set_up(hass, provider, frontend=True)
+    local_auth.data.add_auth("owner", "owner-password-1")
+    await local_auth.data.async_save()
+    client_id = APPS["ios"][0]
+    phone = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    other = link(waiting.page, "Use another login method")
+    assert parse_qs(urlsplit(other).query)["skip_oidc_redirect"] == ["true"]
+    assert (await phone.get(other, allow_redirects=False)).status == 200  # HA's own login page
+    flow = await (
+        await phone.post(
+            "/auth/login_flow",
+            json={
+                "client_id": client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": APP_REDIRECT,
+            },
+        )
+    ).json()
+    result = await (
+        await phone.post(
+            f"/auth/login_flow/{flow['flow_id']}",
+            json={"client_id": client_id, "username": "owner", "password": "owner-password-1"},
+        )
+    ).json()
+    assert result["type"] == "create_entry", result
+    response = await phone.post(
+        "/auth/token",
+        data={"grant_type": "authorization_code", "client_id": client_id, "code": result["result"]},
+    )
+    assert response.status == 200
+    token = hass.auth.async_get_refresh_token_by_token((await response.json())["refresh_token"])
+    assert token is not None
+    assert token.client_id == client_id
+    assert token.credential is not None
+    assert token.credential.auth_provider_type == "homeassistant"
+
+
+async def test_try_here_still_hands_off_to_the_app(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    phone = await hass_client_no_auth()
+    await open_waiting_page(phone)
+    started = await phone.post(
+        "/auth/oidc/redirect",
+        data={**app_query(), "entry_id": entry_id(hass)},
+        allow_redirects=False,
+    )
+    callback_query = await provider.authorize(started.headers["Location"])
+    done = await phone.get(
+        "/auth/oidc/callback?" + urlencode(callback_query), allow_redirects=False
+    )
+    assert done.headers["Location"].startswith(APP_REDIRECT + "?code=")
+    status, _ = await redeem(phone, done.headers["Location"], APPS["ios"][0])
+    assert status == 200
+
+
+async def test_device_pages_have_security_headers_and_no_script(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    phone = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)
+    pages = [
+        await laptop.get("/auth/oidc/device", params={"code": waiting.code}),
+        await enter_code(hass, laptop, "ZZZZ-ZZZZ"),
+        await laptop.get("/auth/oidc/device/confirm?login=unknown"),
+    ]
+    page = await confirmation_page(hass, laptop, provider, waiting.code)
+    pages.append(await decide(laptop, page, "approve"))
+    for response in pages:
+        assert response.content_type == "text/html"
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src" not in csp
+        assert "default-src 'none'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["Cache-Control"] == "no-store"
+        text = (await response.text()).lower()
+        assert "<script" not in text
+        assert " style=" not in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("GET", "/auth/oidc/device?code=%00%FF<script>", None),
+        ("GET", "/auth/oidc/device?code=" + "A" * 5000, None),
+        ("POST", "/auth/oidc/device", {"code": "ABCD-EFGH"}),
+        ("POST", "/auth/oidc/device", {"entry_id": "unknown", "code": "ABCD-EFGH"}),
+        ("GET", "/auth/oidc/device/confirm", None),
+        ("GET", "/auth/oidc/device/confirm?login=" + "x" * 500, None),
+        ("POST", "/auth/oidc/device/confirm", {"login": "x", "decision": "approve"}),
+        ("GET", "/auth/oidc/device/wait", None),
+        ("GET", "/auth/oidc/device/wait?login=x&client_id=javascript:alert(1)", None),
+        ("GET", "/auth/oidc/device/events", None),
+    ],
+)
+async def test_junk_gets_a_clear_refusal(
+    hass: HomeAssistant,
+    *,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    method: str,
+    path: str,
+    data: dict[str, str] | None,
+) -> None:
+    await set_up(hass, provider)
+    client = await hass_client_no_auth()
+    response = await client.request(method, path, data=data, allow_redirects=False)
+    assert response.status in (200, 400, 404), await response.text()
+    text = await response.text()
+    assert "<script>" not in text
+    assert "javascript:" not in text
+    assert "Traceback" not in text
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 0

@@ -186,3 +186,91 @@ auth_oidc:
     admin: admins
     user: users
 """
+
+
+# ------------------------------------------------- integrations page and config flows
+#
+# Settings → Devices & services (/config/integrations/dashboard) has an "Add integration"
+# button that opens ``dialog-add-integration``: a search field (placeholder "Search for a
+# brand name", no label) and one button per brand. A config flow then runs in
+# ``dialog-data-entry-flow``: the step title is plain text, the description is rendered
+# markdown, ``ha-form`` text fields are textboxes named by their ``data`` label (with "*"
+# when required), list-mode select selectors are radios (not DOM children of their
+# radiogroup), booleans are switches without an accessible name, and errors (base and
+# field errors alike) are ``ha-alert`` banners above the fields; the buttons are "Submit"
+# and, on the success step, "Finish". The dialog element stays in the DOM after closing.
+# Scope locators to these elements rather than to role "dialog": the ``<dialog>`` sits in
+# ``ha-dialog``'s shadow root and the content is slotted into it, so it is no DOM ancestor
+# of the fields.
+
+INTEGRATIONS_DASHBOARD_PATH = "/config/integrations/dashboard"
+
+
+def add_integration_dialog(page: Page) -> Locator:
+    """Return the "Add integration" (brand search) dialog."""
+    return page.locator("dialog-add-integration")
+
+
+def brand_search_field(page: Page) -> Locator:
+    """Return the search field of the "Add integration" dialog."""
+    return add_integration_dialog(page).get_by_placeholder("Search for a brand name")
+
+
+def flow_dialog(page: Page) -> Locator:
+    """Return the dialog a config flow runs in."""
+    return page.locator("dialog-data-entry-flow")
+
+
+def search_integration(page: Page, hass: HassInstance, query: str) -> Locator:
+    """Click Settings → Devices & services → Add integration, search; return the result."""
+    page.locator("ha-sidebar").get_by_role("link", name=re.compile(r"\bSettings\b")).click()
+    page.get_by_role("link", name=re.compile(r"^Devices & services")).click()
+    expect(page).to_have_url(f"{hass.url}{INTEGRATIONS_DASHBOARD_PATH}")
+    page.get_by_role("button", name="Add integration").click()
+    brand_search_field(page).fill(query)
+    return add_integration_dialog(page).get_by_role("button", name=query, exact=True)
+
+
+def flow_title(page: Page, title: str) -> Locator:
+    """Return the flow dialog's step title (exact text)."""
+    return flow_dialog(page).get_by_text(title, exact=True)
+
+
+def flow_field(page: Page, label: str) -> Locator:
+    """Return the flow form's text field with this label (required or not)."""
+    name = re.compile(rf"^{re.escape(label)}\*?$")
+    return flow_dialog(page).get_by_role("textbox", name=name)
+
+
+def flow_error(page: Page) -> Locator:
+    """Return the flow form's error banner (base and field errors are both shown there)."""
+    # The role="alert" div is in ha-alert's shadow root; the message is slotted into it.
+    return flow_dialog(page).locator("ha-alert[alert-type=error]")
+
+
+def flow_submit(page: Page) -> None:
+    """Click the flow dialog's "Submit" button."""
+    flow_dialog(page).get_by_role("button", name="Submit").click()
+
+
+def close_flow(page: Page) -> None:
+    """Close the flow dialog (which aborts an unfinished flow)."""
+    flow_dialog(page).get_by_role("button", name="Close").click()
+
+
+def wait_for_animations(page: Page) -> None:
+    """Wait until every finite CSS animation and transition (shadow roots too) has ended."""
+    page.evaluate(
+        """() => Promise.all(
+            document.getAnimations()
+                .filter((a) => a.effect?.getComputedTiming().endTime !== Infinity)
+                .map((a) => a.finished.catch(() => null))
+        )"""
+    )
+
+
+def log_out(page: Page, hass: HassInstance) -> None:
+    """Log out through the profile page and its confirmation dialog."""
+    page.goto(f"{hass.url}/profile")
+    page.get_by_role("button", name="Log out").click()
+    page.locator("dialog-box").get_by_role("button", name="Log out").click()

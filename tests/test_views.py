@@ -123,12 +123,15 @@ async def test_authorize_page_leads_to_welcome(
     location = urlsplit(response.headers["Location"])
     assert location.path == "/auth/oidc/welcome"
     assert parse_qs(location.query)["state"] == ["client-state-123"]
+    assert response.headers["Cache-Control"] == "no-store"
     # The alternative login is always reachable.
     response = await client.get(
         "/auth/authorize?" + urlencode(authorize_query(skip_oidc_redirect="true")),
         allow_redirects=False,
     )
     assert response.status == 200
+    # Browsers must not reuse this page once the welcome page should take over.
+    assert response.headers["Cache-Control"] == "no-cache"
 
 
 async def test_welcome_page_offers_provider_and_alternative(

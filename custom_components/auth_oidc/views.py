@@ -305,8 +305,12 @@ async def authorize_interceptor(request: web.Request, original: Handler) -> web.
         or not onboarding.async_is_user_onboarded(hass)
         or _is_trusted_network(hass, request)
     ):
-        return await original(request)
-    raise web.HTTPFound(URL(WELCOME_PATH).with_query(request.query))
+        response = await original(request)
+        # Home Assistant serves this page without caching headers, so browsers may reuse a
+        # copy from before SSO was set up: make them ask again every time.
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    return _redirect(str(URL(WELCOME_PATH).with_query(request.query)))
 
 
 async def providers_interceptor(request: web.Request, original: Handler) -> web.StreamResponse:

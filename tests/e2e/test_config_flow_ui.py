@@ -9,8 +9,10 @@ no entry leaks into them, and a reused hass would hold an old provider's keys. T
 tests that stop before the entry reuse the last hass with a provider of their own
 (``port=0``, so another issuer: an issuer can be set up once); they come last in the file.
 
-Two tests are strict xfails for product bugs: the callback URL the client step shows, and
-the login page the browser cached before the setup (the passing tests empty the cache).
+One test is a strict xfail: a browser that cached Home Assistant's login page before the
+integration was loaded keeps showing it after the setup (Home Assistant serves that page
+without caching headers; once loaded, the integration marks it no-cache). The passing tests
+empty the cache.
 
 The screenshots of ``test_owner_sets_up_pocket_id_in_the_ui`` (``setup-1-…`` to
 ``setup-7-…`` in .artifacts/e2e/) are the ones in docs/images/, shown by
@@ -235,7 +237,7 @@ def test_owner_sets_up_pocket_id_in_the_ui(
             re.compile(r"Groups claim\s*groups\s*: ✓"),
         ]
     )
-    # Home Assistant's port; the host is checked by the xfail test below.
+    # Home Assistant's port; the host is checked by test_client_step_shows_the_callback_url...
     expect(callback_url_shown(page)).to_have_text(
         re.compile(rf"^http://[^/]+:{hass.port}{re.escape(CALLBACK_PATH)}$")
     )

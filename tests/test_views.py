@@ -14,6 +14,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
 from custom_components.auth_oidc.const import DOMAIN
+from custom_components.auth_oidc.oidc import discovery
 from tests.fake_provider import FakeProvider
 
 CLIENT_ID = "https://ha.example.com/"
@@ -273,7 +274,11 @@ async def test_bad_authorize_requests_get_a_clear_page(
     assert "Login did not work" in await response.text()
 
 
-async def test_provider_down_at_startup_then_back(hass: HomeAssistant, hass_client_no_auth) -> None:
+async def test_provider_down_at_startup_then_back(
+    hass: HomeAssistant, hass_client_no_auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A failed discovery is normally remembered for a few seconds: not here.
+    monkeypatch.setattr(discovery, "DISCOVERY_RETRY_INTERVAL", 0.0)
     async with FakeProvider.running(alg="ES256") as provider:
         provider.status["discovery"] = 503
         await setup_integration(hass, provider)

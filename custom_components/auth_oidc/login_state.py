@@ -94,6 +94,13 @@ class PendingLoginStore:
             self._items.popitem(last=False)
         self._items[state] = pending
 
+    def peek(self, state: str) -> PendingLogin | None:
+        """Return the pending login for `state` without consuming it, when it is fresh."""
+        pending = self._items.get(state)
+        if pending is None or self._clock() - pending.created > self._ttl:
+            return None
+        return pending
+
     def take(self, state: str) -> PendingLogin | None:
         """Remove and return the pending login for `state` when it exists and is fresh."""
         pending = self._items.pop(state, None)

@@ -100,6 +100,7 @@ from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
 _LOGGER = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 2048
+MAX_FORM_BYTES = 16 * 1024
 PENDING_COOKIE_MAX_AGE = 600
 # Without script, the waiting page reloads itself this often.
 DEVICE_REFRESH_SECONDS = 5
@@ -391,7 +392,7 @@ async def start_login(
         httponly=True,
         # Lax: the provider's redirect back to us is a top-level GET navigation.
         samesite="Lax",
-        secure=request.url.scheme == "https",
+        secure=_callback_url(request, entry).startswith("https://"),
     )
     return response
 
@@ -530,9 +531,34 @@ class WelcomeView(HomeAssistantView):
         return response
 
 
+def _is_cross_site(request: web.Request) -> bool:
+    """Tell whether a browser says the request comes from another site (Fetch Metadata)."""
+    if (fetch_site := request.headers.get("Sec-Fetch-Site")) is not None:
+        return fetch_site == "cross-site"
+    # Browsers without Fetch Metadata: compare the Origin's host with ours.
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return False
+    return urlsplit(origin).netloc.lower() != request.host.lower()
+
+
 async def read_form(request: web.Request) -> MultiDict[str]:
-    """Return the posted form fields; uploads are refused."""
-    form = await request.post()
+    """Return the posted form fields; cross-site posts, uploads and malformed bodies are refused."""
+    if _is_cross_site(request):
+        # Login CSRF (RFC 9700 §4.7): our forms are only ever posted from our own pages.
+        raise LoginPageError(
+            "invalid_request", detail="cross-site form post", status=HTTPStatus.FORBIDDEN
+        )
+    if request.content_type != "application/x-www-form-urlencoded":
+        # Refused before reading: no multipart parsing, no temporary files for uploads.
+        raise LoginPageError("invalid_request", detail="form expected")
+    if (request.content_length or 0) > MAX_FORM_BYTES:
+        raise LoginPageError("invalid_request", detail="form too large")
+    try:
+        form = await request.post()
+    except (ValueError, LookupError, web.HTTPException) as err:
+        # Undecodable charset or body: a clear page, not a 500.
+        raise LoginPageError("invalid_request", detail="malformed form") from err
     fields: MultiDict[str] = MultiDict()
     for key, value in form.items():
         if not isinstance(value, str):
@@ -599,12 +625,15 @@ class CallbackView(HomeAssistantView):
         """Consume the pending login named by `state`; it must come from the same browser."""
         hass = request.app[KEY_HASS]
         state = _required(request.query, "state")
+        store = hass.data[DATA_DOMAIN].pending_logins
         # RFC 6749 §10.12 / RFC 9700 §4.7: unknown, expired or replayed state is refused.
-        pending = hass.data[DATA_DOMAIN].pending_logins.take(state)
+        pending = store.peek(state)
         if pending is None:
             raise LoginPageError("login_expired", detail="unknown or used state")
+        # RFC 9700 §4.7.1: only the browser that started the login may finish (or spend) it.
         if not binding_matches(pending, request.cookies.get(_binding_cookie_name(state))):
             raise LoginPageError("login_expired", detail="started in another browser")
+        store.take(state)
         return pending
 
     async def _verify(
@@ -623,6 +652,10 @@ class CallbackView(HomeAssistantView):
                     else "provider_error"
                 )
                 raise LoginPageError(reason, detail=err.code) from err
+            if err.code == "token_request_failed" and err.provider_error == "invalid_grant":
+                # RFC 6749 §5.2: the provider refused the code itself: an injected, replayed
+                # or forged code, not an outage.
+                raise LoginPageError("verification_failed", detail=err.code) from err
             if err.code in PROVIDER_UNAVAILABLE_CODES:
                 raise LoginPageError(
                     "provider_unavailable", detail=err.code, status=HTTPStatus.BAD_GATEWAY

@@ -347,3 +347,20 @@ async def test_unadvertised_pkce_methods_are_accepted(session, provider) -> None
     provider.discovery_remove = {"code_challenge_methods_supported"}
     metadata = await fetch(session, provider)
     assert metadata.code_challenge_methods_supported == ()
+
+
+async def test_a_failure_is_remembered_for_the_retry_interval(session, provider) -> None:
+    now = [100.0]
+    cache = ProviderMetadataCache(
+        session, provider.discovery_url, clock=lambda: now[0], retry_interval=5.0
+    )
+    provider.status["discovery"] = 503
+    for _ in range(3):
+        with pytest.raises(DiscoveryError) as caught:
+            await cache.get()
+        assert caught.value.code == "discovery_http_status"
+    assert provider.requests["discovery"] == 1
+    provider.status.pop("discovery")
+    now[0] += 5.0
+    assert (await cache.get()).issuer == provider.issuer
+    assert provider.requests["discovery"] == 2

@@ -25,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 
 WELL_KNOWN_PATH: Final = "/.well-known/openid-configuration"
 DEFAULT_METADATA_TTL: Final = 3600.0
+# Seconds a failed discovery fetch is remembered before the next try.
+DISCOVERY_RETRY_INTERVAL: Final = 5.0
 # Serving day-old metadata keeps logins working through a provider's discovery outage,
 # while a longer outage surfaces as an error instead of silently trusting old endpoints.
 DEFAULT_MAX_STALE: Final = 24 * 3600.0
@@ -233,7 +235,9 @@ class ProviderMetadataCache:
 
     When a refresh after the TTL fails, the last good metadata keeps being served for up to
     `max_stale` more seconds (default one day) so a short discovery outage does not break
-    logins; after that, or if metadata was never fetched, the failure is raised.
+    logins; after that, or if metadata was never fetched, the failure is raised. A failure is
+    remembered for `retry_interval` seconds, so unauthenticated requests cannot make us fetch
+    discovery again for each of them while the provider is down.
     """
 
     def __init__(
@@ -248,6 +252,7 @@ class ProviderMetadataCache:
         max_stale: float = DEFAULT_MAX_STALE,
         clock: Callable[[], float] = time.monotonic,
         ssl_context: ssl.SSLContext | None = None,
+        retry_interval: float | None = None,
     ) -> None:
         """Create an empty cache; nothing is fetched until `get` is called."""
         self._session = session
@@ -262,6 +267,11 @@ class ProviderMetadataCache:
         self._lock = asyncio.Lock()
         self._metadata: ProviderMetadata | None = None
         self._fetched_at = 0.0
+        self._retry_interval = (
+            DISCOVERY_RETRY_INTERVAL if retry_interval is None else retry_interval
+        )
+        self._failure: DiscoveryError | None = None
+        self._failed_at = 0.0
 
     @property
     def discovery_url(self) -> str:
@@ -278,6 +288,14 @@ class ProviderMetadataCache:
             age = self._clock() - self._fetched_at
             if cached is not None and not force_refresh and age < self._ttl:
                 return cached
+            if (
+                not force_refresh
+                and self._failure is not None
+                and self._clock() - self._failed_at < self._retry_interval
+            ):
+                if cached is not None and age < self._ttl + self._max_stale:
+                    return cached
+                raise DiscoveryError(self._failure.code, self._failure.detail)
             try:
                 metadata = await fetch_provider_metadata(
                     self._session,
@@ -288,6 +306,7 @@ class ProviderMetadataCache:
                     ssl_context=self._ssl_context,
                 )
             except DiscoveryError as err:
+                self._failure, self._failed_at = err, self._clock()
                 if cached is None or force_refresh or age >= self._ttl + self._max_stale:
                     raise
                 _LOGGER.warning(
@@ -300,4 +319,5 @@ class ProviderMetadataCache:
                 return cached
             self._metadata = metadata
             self._fetched_at = self._clock()
+            self._failure = None
             return metadata

@@ -286,11 +286,17 @@ def _is_local_request(request: web.Request) -> bool:
 
 
 def _skips_welcome(
-    hass: HomeAssistant, entries: list[OIDCConfigEntry], device_mode: bool = False
+    hass: HomeAssistant,
+    entries: list[OIDCConfigEntry],
+    client: ClientRequest,
+    device_mode: bool = False,
 ) -> bool:
     """Tell whether the welcome page goes straight to the (single) provider."""
     if len(entries) != 1 or device_mode:
         # Companion apps always see the welcome page: it offers the cross-device login.
+        return False
+    if not _is_frontend_client(client.client_id, client.redirect_uri):
+        # Another application asks for access: the user must see which one (consent).
         return False
     if entries[0].runtime_data.settings.features.default_redirect:
         return True
@@ -488,6 +494,12 @@ async def render_welcome(
         client_fields=_client_query(client),
         offer_store_token=_is_frontend_client(client.client_id, client.redirect_uri),
         store_token_checked=_is_local_request(request),
+        third_party_client=(
+            None
+            if _is_frontend_client(client.client_id, client.redirect_uri)
+            or is_companion_app(client)
+            else client.client_id
+        ),
         start_url=START_PATH,
         alternative_url=alternative_login_url(client),
         device=_device_section(request, entries, login) if login else None,
@@ -513,7 +525,7 @@ class WelcomeView(HomeAssistantView):
         if not entries:
             raise web.HTTPFound(alternative_login_url(client))
         device_mode = is_companion_app(client) or request.query.get(DEVICE_LOGIN_PARAM) == "true"
-        if _skips_welcome(hass, entries, device_mode):
+        if _skips_welcome(hass, entries, client, device_mode):
             try:
                 return await start_login(request, entries[0], client)
             except LoginPageError:

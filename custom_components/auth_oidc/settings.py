@@ -7,28 +7,13 @@ from typing import Any
 
 import voluptuous as vol
 
-from .oidc import OIDCError, issuer_from_discovery_url
+from .oidc import ASYMMETRIC_ALGS, HMAC_ALGS, OIDCError, issuer_from_discovery_url
 
 DEFAULT_DISPLAY_NAME = "OpenID Connect (SSO)"
 DEFAULT_GROUPS_SCOPE = "groups"
 DEFAULT_ADMIN_GROUP = "admins"
 BASE_SCOPES = ("openid", "profile", "email")
-SUPPORTED_SIGNING_ALGS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-    "Ed25519",
-    "HS256",
-    "HS384",
-    "HS512",
-)
+SUPPORTED_SIGNING_ALGS = (*ASYMMETRIC_ALGS, *HMAC_ALGS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,3 +72,15 @@ def test_browser_binding() -> None:
     assert not binding_matches(login, None)
     assert not binding_matches(login, cookie + "x")
     assert cookie not in binding_hash
+
+
+def test_one_address_evicts_only_its_own_logins() -> None:
+    clock = Clock()
+    store = PendingLoginStore(cap=10, per_address=3, clock=clock)
+    store.add("victim", pending(clock.now), address="198.51.100.7")
+    for index in range(50):
+        store.add(f"attacker-{index}", pending(clock.now), address="203.0.113.66")
+    assert len(store) == 4
+    assert store.take("attacker-46") is None  # its own oldest went first
+    assert store.take("attacker-49") is not None
+    assert store.take("victim") is not None

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +12,8 @@ from .oidc import AuthorizationRequest
 
 PENDING_LOGIN_TTL = 600.0
 PENDING_LOGIN_CAP = 1000
+# Pending logins one network address may hold: a flood from one address evicts only its own.
+PENDING_LOGINS_PER_ADDRESS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +66,24 @@ def binding_matches(pending: PendingLogin, cookie_value: str | None) -> bool:
 
 
 class PendingLoginStore:
-    """Pending logins keyed by OAuth `state`; oldest evicted past the cap, expired dropped."""
+    """Pending logins keyed by OAuth `state`; bounded in all and per address, expired dropped."""
 
     def __init__(
         self,
         *,
         ttl: float = PENDING_LOGIN_TTL,
         cap: int = PENDING_LOGIN_CAP,
+        per_address: int = PENDING_LOGINS_PER_ADDRESS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create an empty store."""
         self._ttl = ttl
         self._cap = cap
+        self._per_address = per_address
         self._clock = clock
         self._items: OrderedDict[str, PendingLogin] = OrderedDict()
+        self._addresses: dict[str, str] = {}
+        self._per_address_count: Counter[str] = Counter()
 
     def __len__(self) -> int:
         """Return how many pending logins are held."""
@@ -87,12 +93,17 @@ class PendingLoginStore:
         """Return the store's clock reading."""
         return self._clock()
 
-    def add(self, state: str, pending: PendingLogin) -> None:
-        """Store a pending login under its state, evicting what is expired or oldest."""
+    def add(self, state: str, pending: PendingLogin, *, address: str = "") -> None:
+        """Store a pending login; evict expired ones, then this address's or the oldest."""
         self._drop_expired()
+        if self._per_address_count[address] >= self._per_address:
+            oldest_own = next(key for key, owner in self._addresses.items() if owner == address)
+            self._remove(oldest_own)
         while len(self._items) >= self._cap:
-            self._items.popitem(last=False)
+            self._remove(next(iter(self._items)))
         self._items[state] = pending
+        self._addresses[state] = address
+        self._per_address_count[address] += 1
 
     def peek(self, state: str) -> PendingLogin | None:
         """Return the pending login for `state` without consuming it, when it is fresh."""
@@ -103,9 +114,18 @@ class PendingLoginStore:
 
     def take(self, state: str) -> PendingLogin | None:
         """Remove and return the pending login for `state` when it exists and is fresh."""
-        pending = self._items.pop(state, None)
+        pending = self._remove(state)
         if pending is None or self._clock() - pending.created > self._ttl:
             return None
+        return pending
+
+    def _remove(self, state: str) -> PendingLogin | None:
+        """Remove the pending login for `state` and its per-address count."""
+        pending = self._items.pop(state, None)
+        if (address := self._addresses.pop(state, None)) is not None:
+            self._per_address_count[address] -= 1
+            if self._per_address_count[address] <= 0:
+                del self._per_address_count[address]
         return pending
 
     def _drop_expired(self) -> None:
@@ -115,4 +135,4 @@ class PendingLoginStore:
             oldest = next(iter(self._items.values()))
             if oldest.created >= deadline:
                 break
-            self._items.popitem(last=False)
+            self._remove(next(iter(self._items)))

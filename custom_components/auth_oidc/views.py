@@ -388,6 +388,7 @@ async def start_login(
             browser_binding_hash=binding_hash,
             created=domain.pending_logins.now(),
         ),
+        address=request.remote or "",
     )
     response = _redirect(authorization.url)
     response.set_cookie(

@@ -1,8 +1,6 @@
 """Tests for the UI setup: presets, live discovery checks, errors, reconfigure and options."""
 
 import asyncio
-import datetime
-import ipaddress
 import json
 import re
 import socket
@@ -18,10 +16,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -42,6 +36,7 @@ from custom_components.auth_oidc.oidc import DiscoveryError, ErrorCode
 from custom_components.auth_oidc.presets import PRESETS
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA, settings_from_config
 from tests.fake_provider import FakeProvider
+from tests.oidc.support import self_signed_tls
 from tests.test_views import authorize_query, login, onboarded, redeem, setup_integration
 
 __all__ = ["onboarded"]  # fixture shared with test_views
@@ -150,37 +145,10 @@ class StaticResolver(AbstractResolver):
 
 def self_signed_certificate(directory: Path) -> tuple[ssl.SSLContext, Path]:
     """Return a server context for 127.0.0.1 and the path of its CA (self-signed) file."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = directory / "ca.pem"
-    key_path = directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(cert_path, key_path)
-    return server_context, cert_path
+    tls = self_signed_tls()
+    ca_file = directory / "ca.pem"
+    ca_file.write_bytes(tls.ca_pem)
+    return tls.server_context, ca_file
 
 
 # -- translations: every form, field, error and placeholder --------------------------------

@@ -148,7 +148,7 @@ class DeviceLogin:
 
     @property
     def display_code(self) -> str:
-        """Return the code as shown to people: XXXX-XXXX."""
+        """Return the code as shown to people, two groups of four (e.g. K7PM-3QRD)."""
         return format_code(self.code)
 
     @property

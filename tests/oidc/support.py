@@ -66,6 +66,7 @@ class TLSContexts:
 
     server_context: ssl.SSLContext
     trusting_client_context: ssl.SSLContext
+    ca_pem: bytes
 
 
 def self_signed_tls() -> TLSContexts:
@@ -101,4 +102,6 @@ def self_signed_tls() -> TLSContexts:
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_context.load_cert_chain(cert_path, key_path)
     client_context = ssl.create_default_context(cadata=cert_pem.decode())
-    return TLSContexts(server_context=server_context, trusting_client_context=client_context)
+    return TLSContexts(
+        server_context=server_context, trusting_client_context=client_context, ca_pem=cert_pem
+    )

@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import AsyncMock, patch
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
+import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from homeassistant.components.auth import DATA_STORE
@@ -44,6 +45,24 @@ ONBOARDING = {
     "key": "onboarding",
     "data": {"done": ["user", "core_config", "analytics", "integration"]},
 }
+
+
+@pytest.fixture(autouse=True)
+def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
+    """Start onboarded, with Home Assistant's own username/password login configured."""
+    hass_storage["onboarding"] = ONBOARDING
+
+
+@pytest.fixture(autouse=True)
+def client_id_pages() -> Iterator[AsyncMock]:
+    """Answer IndieAuth client_id page fetches with "no redirect URIs" (no network in tests)."""
+    with patch(
+        "homeassistant.components.auth.indieauth.fetch_redirect_uris",
+        AsyncMock(return_value=[]),
+    ) as fetch:
+        yield fetch
+
+
 USER = {
     "sub": "5f0c1d2e-0000-4000-8000-000000000001",
     "name": "Alice Admin",

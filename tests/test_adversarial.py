@@ -10,12 +10,12 @@ import re
 import time
 import warnings
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -30,14 +30,15 @@ from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
 from tests.adversarial_support import (
     CLIENT_ID,
     CLIENT_STATE,
-    ONBOARDING,
     REDIRECT_URI,
     USER,
     Harness,
     assert_error_page,
     authorize_query,
     binding_cookie_name,
+    client_id_pages,
     is_same_origin_path,
+    onboarded,
     page_links,
     response_secrets,
     setup_harness,
@@ -53,21 +54,7 @@ TWO_MEGABYTES = 2 * 1024 * 1024
 
 type Knobs = dict[str, Any] | Callable[[FakeProvider], dict[str, Any]]
 
-
-@pytest.fixture(autouse=True)
-def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
-    """Start onboarded, with Home Assistant's own username/password login configured."""
-    hass_storage["onboarding"] = ONBOARDING
-
-
-@pytest.fixture(autouse=True)
-def client_id_pages() -> Iterator[AsyncMock]:
-    """Answer IndieAuth client_id page fetches with "no redirect URIs" (no network in tests)."""
-    with patch(
-        "homeassistant.components.auth.indieauth.fetch_redirect_uris",
-        AsyncMock(return_value=[]),
-    ) as fetch:
-        yield fetch
+__all__ = ["client_id_pages", "onboarded"]  # autouse fixtures shared by the hardening suites
 
 
 @pytest.fixture

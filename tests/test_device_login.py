@@ -6,7 +6,6 @@ import hashlib
 import html
 import logging
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from ipaddress import ip_address
@@ -41,6 +40,7 @@ from custom_components.auth_oidc.device_login import (
 from custom_components.auth_oidc.login_state import ClientRequest
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.fake_provider import FakeProvider
+from tests.test_views import onboarded, provider
 
 APP_REDIRECT = "homeassistant://auth-callback"
 APPS = {
@@ -75,6 +75,8 @@ CODE_PATTERN = re.compile(r'id="device-code"[^>]*>([A-Z0-9]{4}-[A-Z0-9]{4})<')
 BAN_THRESHOLD = 1000
 APPROVER_IP = "198.51.100.23"
 
+__all__ = ["onboarded", "provider"]  # fixtures shared with test_views
+
 
 class Clock:
     def __init__(self) -> None:
@@ -98,29 +100,6 @@ class Waiting:
     @property
     def login_id(self) -> str:
         return parse_qs(urlsplit(self.events_url).query)["login"][0]
-
-
-@pytest.fixture(autouse=True)
-def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
-    """Start every test onboarded, with Home Assistant's own username/password login."""
-    hass_storage["onboarding"] = {
-        "version": 4,
-        "minor_version": 1,
-        "key": "onboarding",
-        "data": {"done": ["user", "core_config", "analytics", "integration"]},
-    }
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="RS256") as running:
-        running.user = {
-            "sub": "5f0c1d2e-0000-4000-8000-000000000001",
-            "name": "Alice Admin",
-            "preferred_username": "alice",
-            "groups": ["admins", "users"],
-        }
-        yield running
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ Figures (memory, requests/s) are measured by scripts/bench_flood.py, not here.
 import asyncio
 import os
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import patch
 
 import aiohttp
 import pytest
@@ -25,11 +24,12 @@ from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.adversarial_support import (
     EXPECTED_FLOOD_STATUS,
-    ONBOARDING,
     USER,
     Harness,
     authorize_query,
+    client_id_pages,
     flood_requests,
+    onboarded,
     setup_harness,
     storage_writes,
 )
@@ -41,26 +41,13 @@ CONCURRENCY = 25
 # Home Assistant's default: failed logins are not counted, so nothing is banned (or written).
 NO_BAN = {"login_attempts_threshold": -1}
 
+__all__ = ["client_id_pages", "onboarded"]  # autouse fixtures shared by the hardening suites
+
 
 @pytest.fixture
 def hass_config_dir(tmp_path: Path) -> str:
     """Give Home Assistant an empty config directory of its own, to watch for new files."""
     return str(tmp_path)
-
-
-@pytest.fixture(autouse=True)
-def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
-    hass_storage["onboarding"] = ONBOARDING
-
-
-@pytest.fixture(autouse=True)
-def client_id_pages() -> Iterator[AsyncMock]:
-    """Answer IndieAuth client_id page fetches with "no redirect URIs" (no network in tests)."""
-    with patch(
-        "homeassistant.components.auth.indieauth.fetch_redirect_uris",
-        AsyncMock(return_value=[]),
-    ) as fetch:
-        yield fetch
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ import logging
 import os
 import string
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from unittest.mock import AsyncMock, patch
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -31,13 +29,14 @@ from custom_components.auth_oidc.pages import STATIC_DIR
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.adversarial_support import (
     CLIENT_ID,
-    ONBOARDING,
     REDIRECT_URI,
     USER,
     Harness,
     authorize_query,
     binding_cookie_name,
     challenge,
+    client_id_pages,
+    onboarded,
     response_secrets,
     setup_harness,
 )
@@ -97,6 +96,8 @@ HEADER_TEXT = st.text(
 STYLESHEET = (STATIC_DIR / "login.css").read_bytes()
 RAW_QUERY_ALPHABET = string.ascii_letters + string.digits + "%=&;+-._~!$'()*,/:@?[]"
 
+__all__ = ["client_id_pages", "onboarded"]  # autouse fixtures shared by the hardening suites
+
 
 @dataclass
 class FuzzRequest:
@@ -127,21 +128,6 @@ class FuzzStats:
 
 
 STATS = FuzzStats()
-
-
-@pytest.fixture(autouse=True)
-def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
-    hass_storage["onboarding"] = ONBOARDING
-
-
-@pytest.fixture(autouse=True)
-def client_id_pages() -> Iterator[AsyncMock]:
-    """Answer IndieAuth client_id page fetches with "no redirect URIs" (no network in tests)."""
-    with patch(
-        "homeassistant.components.auth.indieauth.fetch_redirect_uris",
-        AsyncMock(return_value=[]),
-    ) as fetch:
-        yield fetch
 
 
 @pytest.fixture

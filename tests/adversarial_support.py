@@ -28,7 +28,7 @@ from multidict import MultiDict
 
 from custom_components.auth_oidc.const import BINDING_COOKIE, DOMAIN
 from custom_components.auth_oidc.oidc import OIDCClient
-from custom_components.auth_oidc.pages import TRANSLATION_DIR
+from custom_components.auth_oidc.pages import PAGE_TRANSLATION_DIR
 from custom_components.auth_oidc.runtime import DATA_DOMAIN, OIDCConfigEntry
 from tests.fake_provider import DEFAULT_CLIENT_SECRET, FakeProvider
 
@@ -73,7 +73,9 @@ USER = {
 }
 _HREF = re.compile(r"""(?:href|action|src)="([^"]*)\"""")
 type FloodSend = Callable[["Harness"], Awaitable[int]]
-_STRINGS: dict[str, Any] = json.loads((TRANSLATION_DIR / "en.json").read_text(encoding="utf-8"))
+_STRINGS: dict[str, Any] = json.loads(
+    (PAGE_TRANSLATION_DIR / "en.json").read_text(encoding="utf-8")
+)
 
 
 def binding_cookie_name(state: str) -> str:
@@ -102,12 +104,12 @@ def authorize_query(**extra: str) -> dict[str, str]:
 
 def reason_text(reason: str) -> str:
     """Return the English error sentence for a page reason, HTML-escaped as rendered."""
-    return str(escape(_STRINGS["login_page"]["errors"][reason]))
+    return str(escape(_STRINGS["errors"][reason]))
 
 
 def detail_text(detail: str) -> str:
     """Return the rendered technical detail line."""
-    return str(escape(_STRINGS["login_page"]["details"].replace("{detail}", detail)))
+    return str(escape(_STRINGS["details"].replace("{detail}", detail)))
 
 
 def page_links(page: str) -> list[str]:

@@ -260,8 +260,6 @@ def test_every_language_translates_every_string_with_the_same_placeholders() -> 
                 language,
                 key,
             )
-            if language != "en" and key.startswith("login_page."):
-                assert translated[key].strip(), (language, key)
 
 
 def test_every_error_the_flow_can_show_is_translated() -> None:

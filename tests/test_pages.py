@@ -17,6 +17,36 @@ def strings() -> dict[str, Any]:
     return loaded
 
 
+def page_strings(language: str = "en") -> dict[str, Any]:
+    path = PACKAGE / "page_translations" / f"{language}.json"
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def test_every_page_language_has_every_string_with_the_same_placeholders() -> None:
+    english = flatten(page_strings())
+    languages = sorted(path.stem for path in (PACKAGE / "page_translations").glob("*.json"))
+    assert languages == sorted(path.stem for path in (PACKAGE / "translations").glob("*.json"))
+    for language in languages:
+        translated = flatten(page_strings(language))
+        assert translated.keys() == english.keys(), language
+        for key, text in english.items():
+            assert translated[key].strip(), (language, key)
+            assert set(re.findall(r"\{\w+\}", translated[key])) == set(
+                re.findall(r"\{\w+\}", text)
+            ), (language, key)
+
+
 def test_english_translation_matches_strings_json() -> None:
     english = json.loads((PACKAGE / "translations" / "en.json").read_text(encoding="utf-8"))
     assert english == strings()
@@ -30,11 +60,11 @@ def test_every_error_reason_the_views_raise_is_translated() -> None:
     reasons |= set(re.findall(r'reason = \(?\s*"([a-z_]+)"', source))
     reasons |= set(re.findall(r'else "([a-z_]+)"', source))
     assert len(reasons) >= 8
-    assert reasons <= set(strings()["login_page"]["errors"])
+    assert reasons <= set(page_strings()["errors"])
 
 
 def test_templates_use_only_existing_keys() -> None:
-    page_keys = set(strings()["login_page"])
+    page_keys = set(page_strings())
     for template in (PACKAGE / "templates").glob("*.html"):
         used = set(re.findall(r"""t\(["']([a-z_]+)["']""", template.read_text(encoding="utf-8")))
         assert used <= page_keys, template.name
@@ -42,7 +72,7 @@ def test_templates_use_only_existing_keys() -> None:
 
 def test_templates_use_only_existing_nested_keys() -> None:
     flat: set[str] = set()
-    for key, value in strings()["login_page"].items():
+    for key, value in page_strings().items():
         flat |= {f"{key}.{sub}" for sub in value} if isinstance(value, dict) else {key}
     for template in (PACKAGE / "templates").glob("*.html"):
         text = template.read_text(encoding="utf-8")

@@ -15,7 +15,9 @@ from markupsafe import Markup
 
 COMPONENT_DIR = Path(__file__).parent
 TEMPLATE_DIR = COMPONENT_DIR / "templates"
-TRANSLATION_DIR = COMPONENT_DIR / "translations"
+# The login pages' own strings: Home Assistant's translations/ files hold only what its
+# frontend shows (config flow, options), and hassfest allows no other top-level keys there.
+PAGE_TRANSLATION_DIR = COMPONENT_DIR / "page_translations"
 STATIC_DIR = COMPONENT_DIR / "static"
 STATIC_URL = "/auth/oidc/static"
 FALLBACK_LANGUAGE = "en"
@@ -73,11 +75,10 @@ def _flatten(strings: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def _load_page_strings() -> dict[str, dict[str, str]]:
-    """Read the `login_page` strings of every shipped language (blocking I/O)."""
+    """Read the login-page strings of every shipped language (blocking I/O)."""
     languages: dict[str, dict[str, str]] = {}
-    for path in sorted(TRANSLATION_DIR.glob("*.json")):
-        strings = json.loads(path.read_text(encoding="utf-8")).get("login_page", {})
-        languages[path.stem] = _flatten(strings)
+    for path in sorted(PAGE_TRANSLATION_DIR.glob("*.json")):
+        languages[path.stem] = _flatten(json.loads(path.read_text(encoding="utf-8")))
     return languages
 
 

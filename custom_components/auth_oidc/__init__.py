@@ -2,14 +2,17 @@
 
 import logging
 import ssl
+from datetime import datetime, timedelta
 from functools import partial
+from typing import Final
 
 import voluptuous as vol
 from homeassistant.auth import EVENT_USER_ADDED
 from homeassistant.components.http.server import StaticPathConfig
 from homeassistant.config_entries import SOURCE_IMPORT
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.ssl import create_client_context
 
@@ -21,7 +24,8 @@ from .device_views import (
     DeviceWaitView,
 )
 from .hass_auth import intercept_get_route, register_provider, unregister_provider
-from .oidc import ClientSettings, OIDCClient, issuer_from_discovery_url
+from .health import ProviderHealth, create_internals_changed_issue
+from .oidc import ClientSettings, OIDCClient, OIDCError, issuer_from_discovery_url
 from .pages import STATIC_DIR, STATIC_URL, PageRenderer
 from .person import async_create_person_for_new_user
 from .provider import OIDCAuthProvider
@@ -36,6 +40,10 @@ from .views import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+# How often a loaded provider's discovery document is checked in the background, so that an
+# outage or an incompatible change shows as a repair even when nobody logs in.
+HEALTH_CHECK_INTERVAL: Final = timedelta(minutes=5)
 
 CONFIG_SCHEMA = vol.Schema({vol.Optional(DOMAIN): SETTINGS_SCHEMA}, extra=vol.ALLOW_EXTRA)
 
@@ -53,6 +61,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     for view in (DeviceApproveView(), DeviceConfirmView(), DeviceWaitView(), DeviceEventsView()):
         hass.http.register_view(view)
     if not intercept_get_route(hass, AUTHORIZE_PATH, authorize_interceptor):
+        if "frontend" in hass.config.components:
+            # The route moved: SSO cannot start from HA's login page; its own login works.
+            create_internals_changed_issue(hass, f"GET {AUTHORIZE_PATH} not found")
         _LOGGER.debug("No frontend login page to intercept")
     intercept_get_route(hass, PROVIDERS_PATH, providers_interceptor)
     hass.bus.async_listen(EVENT_USER_ADDED, partial(_async_user_added, hass))
@@ -116,22 +127,46 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
         settings.discovery_url, allow_insecure_http=settings.network.allow_insecure_http
     )
     provider = OIDCAuthProvider(hass, issuer, settings)
-    entry.runtime_data = OIDCRuntime(settings=settings, client=client, provider=provider)
-    register_provider(hass, provider)
+    health = ProviderHealth(hass, entry.entry_id, entry.title)
+    entry.runtime_data = OIDCRuntime(
+        settings=settings, client=client, provider=provider, health=health
+    )
+    try:
+        register_provider(hass, provider)
+    except (AttributeError, KeyError, TypeError) as err:
+        # Home Assistant's auth internals changed: SSO stays off, its own login keeps working.
+        _LOGGER.exception("Cannot register the SSO login provider")
+        create_internals_changed_issue(hass, f"auth provider registry: {err}")
+        return False
     entry.async_on_unload(partial(unregister_provider, hass, provider))
     # Never lock anyone out: a provider that is down now only shows on the welcome page.
-    entry.async_create_background_task(hass, _async_warm_up(entry), f"{DOMAIN} discovery")
+    entry.async_create_background_task(hass, _async_check_provider(entry), f"{DOMAIN} discovery")
+
+    @callback
+    def _check_periodically(_now: datetime) -> None:
+        entry.async_create_background_task(
+            hass, _async_check_provider(entry, refresh=True), f"{DOMAIN} health check"
+        )
+
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, _check_periodically, HEALTH_CHECK_INTERVAL, name=f"{DOMAIN} health check"
+        )
+    )
     return True
 
 
-async def _async_warm_up(entry: OIDCConfigEntry) -> None:
-    """Fetch discovery early so the first login is fast; log (not raise) failures."""
+async def _async_check_provider(entry: OIDCConfigEntry, *, refresh: bool = False) -> None:
+    """Fetch discovery (early, so the first login is fast, then periodically); note the result."""
+    health = entry.runtime_data.health
     try:
-        await entry.runtime_data.client.metadata()
-    except Exception as err:  # any failure is retried at the next login
-        _LOGGER.warning(
-            "Provider %s is not reachable yet (%s); logins will retry", entry.title, err
-        )
+        await entry.runtime_data.client.metadata(force_refresh=refresh)
+    except OIDCError as err:  # retried at the next login or check
+        health.record_failure(err.code)
+    except Exception:  # a failure outside the core (e.g. at shutdown) must not escape the task
+        _LOGGER.debug("Checking provider %s failed", entry.title, exc_info=True)
+    else:
+        health.record_reachable()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool:

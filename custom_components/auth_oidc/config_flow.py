@@ -37,6 +37,7 @@ from homeassistant.helpers.selector import (
 
 from . import load_ca_context
 from .const import CALLBACK_PATH, DOMAIN
+from .health import create_yaml_ignored_issue, delete_issue
 from .oidc import (
     ClientSettings,
     DiscoveryError,
@@ -575,6 +576,40 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         fields[vol.Required("display_name")] = _TEXT
         return vol.Schema(fields | self._offers.schema())
 
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start over with the client credentials after the provider rejected them."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for a new client secret, or none to switch to a public client with PKCE."""
+        entry = self._get_reauth_entry()
+        if entry.source == SOURCE_IMPORT:
+            return self.async_abort(reason="yaml_managed")
+        current = settings_from_config(entry.data | entry.options)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            secret = str(user_input.get("client_secret") or "").strip()
+            if not secret and current.features.disable_rfc7636:
+                # Without PKCE, a public client's code could be redeemed by whoever intercepts it.
+                errors["client_secret"] = "secret_required_without_pkce"  # noqa: S105
+            else:
+                data = {key: value for key, value in entry.data.items() if key != "client_secret"}
+                if secret:
+                    data["client_secret"] = secret
+                delete_issue(self.hass, "client_rejected", entry.entry_id)
+                return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({vol.Optional("client_secret"): _SECRET}),
+            errors=errors,
+            description_placeholders={
+                "name": entry.title,
+                "client_id": current.client_id,
+            },
+        )
+
     async def async_step_import(self, import_data: dict[str, Any]) -> ConfigFlowResult:
         """Create or update the entry for the `auth_oidc:` block of configuration.yaml."""
         issuer = issuer_from_discovery_url(
@@ -590,7 +625,9 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
                 "in the UI (Settings > Devices & services)",
                 issuer,
             )
+            create_yaml_ignored_issue(self.hass, issuer)
             return self.async_abort(reason="already_configured")
+        delete_issue(self.hass, "yaml_ignored")
         for entry in entries:
             if entry.source == SOURCE_IMPORT:
                 return self.async_update_reload_and_abort(

@@ -8,6 +8,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
 from .device_login import DeviceLoginStore
+from .health import ProviderHealth
 from .login_state import PendingLoginStore
 from .oidc import OIDCClient
 from .pages import PageRenderer
@@ -22,6 +23,7 @@ class OIDCRuntime:
     settings: Settings
     client: OIDCClient
     provider: OIDCAuthProvider
+    health: ProviderHealth
 
 
 type OIDCConfigEntry = ConfigEntry[OIDCRuntime]

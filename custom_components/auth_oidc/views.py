@@ -84,6 +84,7 @@ from .const import (
 )
 from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
 from .hass_auth import Handler, store_auth_code
+from .health import is_outage
 from .identity import Identity, identity_from_claims
 from .login_state import (
     ClientRequest,
@@ -369,12 +370,11 @@ async def start_login(
     """Create the pending login and redirect the browser to the provider."""
     hass = request.app[KEY_HASS]
     domain = hass.data[DATA_DOMAIN]
+    callback_url = _callback_url(request, entry)
     try:
-        authorization = await entry.runtime_data.client.start_authorization(
-            _callback_url(request, entry)
-        )
+        authorization = await entry.runtime_data.client.start_authorization(callback_url)
     except OIDCError as err:
-        _LOGGER.warning("Cannot start a login at %s: %s", entry.title, err)
+        entry.runtime_data.health.record_failure(err.code)
         raise LoginPageError(
             "provider_unavailable", detail=err.code, status=HTTPStatus.SERVICE_UNAVAILABLE
         ) from err
@@ -399,7 +399,7 @@ async def start_login(
         httponly=True,
         # Lax: the provider's redirect back to us is a top-level GET navigation.
         samesite="Lax",
-        secure=_callback_url(request, entry).startswith("https://"),
+        secure=callback_url.startswith("https://"),
     )
     return response
 
@@ -438,6 +438,9 @@ async def _provider_choices(entries: list[OIDCConfigEntry]) -> list[dict[str, An
             await entry.runtime_data.client.metadata()
         except OIDCError as err:
             error = err.code
+            entry.runtime_data.health.record_failure(err.code)
+        else:
+            entry.runtime_data.health.record_reachable()
         providers.append(
             {
                 "entry_id": entry.entry_id,
@@ -615,17 +618,22 @@ class CallbackView(HomeAssistantView):
     async def get(self, request: web.Request) -> web.Response:
         """Verify the provider's response and hand the login to the client."""
         pending: PendingLogin | None = None
+        entry: OIDCConfigEntry | None = None
         try:
             pending = self._take_pending(request)
             entry = self._entry(request, pending)
             identity = await self._verify(request, entry, pending)
             if isinstance(pending.client, DeviceApproval):
                 return _device_approval_verified(request, entry, pending.client, identity)
-            return await _hand_off(request, entry, pending.client, identity)
+            response = await _hand_off(request, entry, pending.client, identity)
         except LoginPageError as err:
-            if err.reason not in ("provider_unavailable", "access_denied"):
+            if entry is not None:
+                entry.runtime_data.health.record_outcome(err.reason)
+            if err.reason not in ("provider_unavailable", "access_denied", "client_rejected"):
                 await process_wrong_login(request)
             return _error_page(request, err, pending.client if pending else None)
+        entry.runtime_data.health.record_outcome("success")
+        return response
 
     @staticmethod
     def _entry(request: web.Request, pending: PendingLogin) -> OIDCConfigEntry:
@@ -657,7 +665,10 @@ class CallbackView(HomeAssistantView):
         try:
             result = await runtime.client.complete_login(request.query, pending.authorization)
         except OIDCError as err:
-            _LOGGER.warning("Login at %s failed: %s (%s)", entry.title, err.code, err)
+            runtime.health.record_failure(err.code, err.provider_error)
+            if not is_outage(err.code, err.provider_error):
+                # An outage is logged once by the health tracker, not per failed login.
+                _LOGGER.warning("Login at %s failed: %s (%s)", entry.title, err.code, err)
             if err.code == "provider_error":
                 reason = (
                     "access_denied"
@@ -665,6 +676,11 @@ class CallbackView(HomeAssistantView):
                     else "provider_error"
                 )
                 raise LoginPageError(reason, detail=err.code) from err
+            if err.code == "token_request_failed" and err.provider_error == "invalid_client":
+                # RFC 6749 §5.2: our own client credentials are wrong; the admin must act.
+                raise LoginPageError(
+                    "client_rejected", detail=err.code, status=HTTPStatus.BAD_GATEWAY
+                ) from err
             if err.code == "token_request_failed" and err.provider_error == "invalid_grant":
                 # RFC 6749 §5.2: the provider refused the code itself: an injected, replayed
                 # or forged code, not an outage.
@@ -674,6 +690,11 @@ class CallbackView(HomeAssistantView):
                     "provider_unavailable", detail=err.code, status=HTTPStatus.BAD_GATEWAY
                 ) from err
             raise LoginPageError("verification_failed", detail=err.code) from err
+        runtime.health.record_reachable()
+        runtime.health.record_id_token_time(result.id_token_claims.get("iat"))
+        runtime.health.record_callback_url(
+            pending.authorization.redirect_uri, request.headers.get("X-Forwarded-Proto")
+        )
         identity = identity_from_claims(
             result.issuer, result.subject, result.claims, runtime.settings
         )

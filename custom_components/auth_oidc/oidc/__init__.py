@@ -23,7 +23,7 @@ from .errors import (
     UserinfoError,
 )
 from .id_token import ASYMMETRIC_ALGS, HMAC_ALGS, allowed_algorithms, validate_id_token
-from .jwks import JWKSCache, parse_jwks
+from .jwks import JWKSCache, KeySetSummary, parse_jwks
 from .models import (
     AuthorizationRequest,
     ClientSettings,
@@ -48,6 +48,7 @@ __all__ = [
     "IDTokenError",
     "JWKSCache",
     "JWKSError",
+    "KeySetSummary",
     "LoginResult",
     "OIDCClient",
     "OIDCError",

@@ -25,7 +25,7 @@ from .http import (
     send_request,
 )
 from .id_token import allowed_algorithms, validate_id_token
-from .jwks import JWKSCache
+from .jwks import JWKSCache, KeySetSummary
 from .models import AuthorizationRequest, ClientSettings, LoginResult, ProviderMetadata, TokenSet
 from .pkce import code_challenge_s256, generate_code_verifier, generate_nonce, generate_state
 
@@ -132,6 +132,15 @@ class OIDCClient:
     def discovery_url(self) -> str:
         """Return the provider's discovery URL."""
         return self._metadata_cache.discovery_url
+
+    @property
+    def cached_metadata(self) -> ProviderMetadata | None:
+        """Return the last good provider metadata without fetching, if any."""
+        return self._metadata_cache.cached
+
+    def key_set_summary(self) -> KeySetSummary | None:
+        """Describe the cached signature keys without fetching, if any were fetched."""
+        return None if self._jwks is None else self._jwks.summary()
 
     async def metadata(self, *, force_refresh: bool = False) -> ProviderMetadata:
         """Return provider metadata that is usable with these settings."""

@@ -278,6 +278,11 @@ class ProviderMetadataCache:
         """Return the discovery URL this cache fetches."""
         return self._discovery_url
 
+    @property
+    def cached(self) -> ProviderMetadata | None:
+        """Return the last good metadata without fetching, if any."""
+        return self._metadata
+
     async def get(self, *, force_refresh: bool = False) -> ProviderMetadata:
         """Return fresh metadata, fetching when absent, expired or `force_refresh` is set.
 

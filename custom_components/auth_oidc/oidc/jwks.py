@@ -6,6 +6,7 @@ import ssl
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final, cast
 
 import aiohttp
@@ -53,6 +54,14 @@ KEY_REQUIREMENTS: Final[Mapping[str, tuple[str, frozenset[str] | None]]] = {
     "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
     "Ed25519": ("OKP", frozenset({"Ed25519"})),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class KeySetSummary:
+    """Public facts about the cached key set: (kid, key type, alg) per key and its age in s."""
+
+    keys: tuple[tuple[str | None, str, str | None], ...]
+    age: float
 
 
 def parse_jwks(document: Mapping[str, object]) -> KeySet:
@@ -163,6 +172,15 @@ class JWKSCache:
     def jwks_uri(self) -> str:
         """Return the JWK Set URL this cache fetches."""
         return self._jwks_uri
+
+    def summary(self) -> KeySetSummary | None:
+        """Describe the cached keys (ids, types, algorithms) and their age without fetching."""
+        if self._key_set is None:
+            return None
+        return KeySetSummary(
+            keys=tuple((key.kid, key.key_type, key.alg) for key in self._key_set.keys),
+            age=self._clock() - self._fetched_at,
+        )
 
     async def key_set(self) -> KeySet:
         """Return the current key set, fetching it when absent or past its TTL."""

@@ -33,6 +33,7 @@ from .runtime import DATA_DOMAIN, DomainData, OIDCConfigEntry, OIDCRuntime
 from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
 from .views import (
     CallbackView,
+    InspectView,
     StartView,
     WelcomeView,
     authorize_interceptor,
@@ -58,6 +59,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     hass.http.register_view(WelcomeView())
     hass.http.register_view(StartView())
     hass.http.register_view(CallbackView())
+    hass.http.register_view(InspectView())
     for view in (DeviceApproveView(), DeviceConfirmView(), DeviceWaitView(), DeviceEventsView()):
         hass.http.register_view(view)
     if not intercept_get_route(hass, AUTHORIZE_PATH, authorize_interceptor):

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import probatio as vol
 from homeassistant.config_entries import (
@@ -36,7 +37,7 @@ from homeassistant.helpers.selector import (
 )
 
 from . import load_ca_context
-from .const import CALLBACK_PATH, DOMAIN
+from .const import CALLBACK_PATH, DOMAIN, INSPECT_PATH
 from .health import create_yaml_ignored_issue, delete_issue
 from .oidc import (
     ClientSettings,
@@ -51,6 +52,7 @@ from .oidc import (
 )
 from .oidc.urls import is_secure_url
 from .presets import PRESETS, Preset, PresetInputError, UrlField
+from .runtime import DATA_DOMAIN
 from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
 
 _LOGGER = logging.getLogger(__name__)
@@ -703,9 +705,14 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
             if not errors:
                 return self.async_create_entry(data={key: validated[key] for key in OPTION_KEYS})
         suggested = user_input or _form_values(settings_from_config(current))
+        grant = self.hass.data[DATA_DOMAIN].inspection_grants.mint(entry.entry_id)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, suggested),
             errors=errors,
-            description_placeholders={"name": entry.title, "error_detail": detail},
+            description_placeholders={
+                "name": entry.title,
+                "error_detail": detail,
+                "inspect_url": f"{INSPECT_PATH}?{urlencode({'grant': grant})}",
+            },
         )

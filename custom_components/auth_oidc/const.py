@@ -13,6 +13,7 @@ PROVIDERS_PATH: Final = "/auth/providers"
 WELCOME_PATH: Final = "/auth/oidc/welcome"
 START_PATH: Final = "/auth/oidc/redirect"
 CALLBACK_PATH: Final = "/auth/oidc/callback"
+INSPECT_PATH: Final = "/auth/oidc/inspect"
 
 SKIP_REDIRECT_PARAM: Final = "skip_oidc_redirect"
 BINDING_COOKIE: Final = "auth_oidc_binding"

@@ -14,6 +14,9 @@ PENDING_LOGIN_TTL = 600.0
 PENDING_LOGIN_CAP = 1000
 # Pending logins one network address may hold: a flood from one address evicts only its own.
 PENDING_LOGINS_PER_ADDRESS = 20
+# Test-login links that the options flow hands to an administrator: single use, short-lived.
+INSPECTION_GRANT_TTL = 600.0
+INSPECTION_GRANT_CAP = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +39,16 @@ class DeviceApproval:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimInspection:
+    """The "client" of an administrator's test login: show the claims, create nothing."""
+
+
+@dataclass(frozen=True, slots=True)
 class PendingLogin:
     """What the callback needs to finish a login that was sent to the provider."""
 
     entry_id: str
-    client: ClientRequest | DeviceApproval
+    client: ClientRequest | DeviceApproval | ClaimInspection
     authorization: AuthorizationRequest = field(repr=False)
     browser_binding_hash: str = field(repr=False)
     created: float
@@ -136,3 +144,35 @@ class PendingLoginStore:
             if oldest.created >= deadline:
                 break
             self._remove(next(iter(self._items)))
+
+
+class InspectionGrants:
+    """One-time grants for the claim inspector, minted in the admin-only options flow."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = INSPECTION_GRANT_TTL,
+        cap: int = INSPECTION_GRANT_CAP,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Create an empty store."""
+        self._ttl = ttl
+        self._cap = cap
+        self._clock = clock
+        self._grants: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def mint(self, entry_id: str) -> str:
+        """Return a new grant to test-log-in at `entry_id`'s provider; the oldest may go."""
+        while len(self._grants) >= self._cap:
+            self._grants.popitem(last=False)
+        grant = secrets.token_urlsafe(24)
+        self._grants[hash_binding(grant)] = (entry_id, self._clock())
+        return grant
+
+    def redeem(self, grant: str) -> str | None:
+        """Spend a grant; return its entry id when it was valid and fresh."""
+        found = self._grants.pop(hash_binding(grant), None)
+        if found is None or self._clock() - found[1] > self._ttl:
+            return None
+        return found[0]

@@ -9,7 +9,7 @@ from homeassistant.util.hass_dict import HassKey
 from .const import DOMAIN
 from .device_login import DeviceLoginStore
 from .health import ProviderHealth
-from .login_state import PendingLoginStore
+from .login_state import InspectionGrants, PendingLoginStore
 from .oidc import OIDCClient
 from .pages import PageRenderer
 from .provider import OIDCAuthProvider
@@ -36,6 +36,7 @@ class DomainData:
     pages: PageRenderer
     pending_logins: PendingLoginStore = field(default_factory=PendingLoginStore)
     device_logins: DeviceLoginStore = field(default_factory=DeviceLoginStore)
+    inspection_grants: InspectionGrants = field(default_factory=InspectionGrants)
 
 
 DATA_DOMAIN: HassKey[DomainData] = HassKey(DOMAIN)

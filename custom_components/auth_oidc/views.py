@@ -78,6 +78,7 @@ from .const import (
     DEVICE_WAIT_PATH,
     DEVICE_WAITING_COOKIE,
     DOMAIN,
+    INSPECT_PATH,
     SKIP_REDIRECT_PARAM,
     START_PATH,
     WELCOME_PATH,
@@ -86,7 +87,9 @@ from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
 from .hass_auth import Handler, store_auth_code
 from .health import is_outage
 from .identity import Identity, identity_from_claims
+from .inspection import inspect_login
 from .login_state import (
+    ClaimInspection,
     ClientRequest,
     DeviceApproval,
     PendingLogin,
@@ -365,7 +368,9 @@ def _binding_cookie_name(state: str) -> str:
 
 
 async def start_login(
-    request: web.Request, entry: OIDCConfigEntry, client: ClientRequest | DeviceApproval
+    request: web.Request,
+    entry: OIDCConfigEntry,
+    client: ClientRequest | DeviceApproval | ClaimInspection,
 ) -> web.Response:
     """Create the pending login and redirect the browser to the provider."""
     hass = request.app[KEY_HASS]
@@ -407,13 +412,16 @@ async def start_login(
 def _error_page(
     request: web.Request,
     error: LoginPageError,
-    client: ClientRequest | DeviceApproval | None = None,
+    client: ClientRequest | DeviceApproval | ClaimInspection | None = None,
 ) -> web.Response:
     """Render a translated error page with a way back to a working login."""
     hass = request.app[KEY_HASS]
     if isinstance(client, DeviceApproval):
         # The approving browser has no client of its own: back to the code form.
         retry_url, alternative_url = DEVICE_PATH, None
+    elif isinstance(client, ClaimInspection):
+        # An administrator's test login: back to Home Assistant, where the options are.
+        retry_url, alternative_url = "/", None
     else:
         retry_url = f"{WELCOME_PATH}?{urlencode(_client_query(client))}" if client else "/"
         alternative_url = alternative_login_url(client)
@@ -608,6 +616,32 @@ class StartView(HomeAssistantView):
         return entry
 
 
+class InspectView(HomeAssistantView):
+    """Start an administrator's test login from a one-time link of the options flow."""
+
+    url = INSPECT_PATH
+    name = "auth_oidc:inspect"
+    requires_auth = False
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Spend the grant and send the browser to the provider."""
+        client = ClaimInspection()
+        try:
+            return await start_login(request, self._entry(request), client)
+        except LoginPageError as err:
+            return _error_page(request, err, client)
+
+    @staticmethod
+    def _entry(request: web.Request) -> OIDCConfigEntry:
+        """Return the provider whose test login the grant allows; the grant is spent."""
+        hass = request.app[KEY_HASS]
+        grants = hass.data[DATA_DOMAIN].inspection_grants
+        entry_id = grants.redeem(_required(request.query, "grant"))
+        if entry_id is None or (entry := loaded_entry(hass, entry_id)) is None:
+            raise LoginPageError("inspect_link_expired", status=HTTPStatus.FORBIDDEN)
+        return entry
+
+
 class CallbackView(HomeAssistantView):
     """Finish a login that the provider sent back."""
 
@@ -622,6 +656,8 @@ class CallbackView(HomeAssistantView):
         try:
             pending = self._take_pending(request)
             entry = self._entry(request, pending)
+            if isinstance(pending.client, ClaimInspection):
+                return await inspect_login(request, entry, pending)
             identity = await self._verify(request, entry, pending)
             if isinstance(pending.client, DeviceApproval):
                 return _device_approval_verified(request, entry, pending.client, identity)

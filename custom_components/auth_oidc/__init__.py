@@ -25,6 +25,7 @@ from .device_views import (
 )
 from .hass_auth import intercept_get_route, register_provider, unregister_provider
 from .health import ProviderHealth, create_internals_changed_issue
+from .logout_views import BackchannelLogoutView
 from .oidc import ClientSettings, OIDCClient, OIDCError, issuer_from_discovery_url
 from .pages import STATIC_DIR, STATIC_URL, PageRenderer
 from .person import async_create_person_for_new_user
@@ -60,6 +61,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     hass.http.register_view(StartView())
     hass.http.register_view(CallbackView())
     hass.http.register_view(InspectView())
+    hass.http.register_view(BackchannelLogoutView())
     for view in (DeviceApproveView(), DeviceConfirmView(), DeviceWaitView(), DeviceEventsView()):
         hass.http.register_view(view)
     if not intercept_get_route(hass, AUTHORIZE_PATH, authorize_interceptor):

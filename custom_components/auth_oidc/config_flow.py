@@ -37,7 +37,7 @@ from homeassistant.helpers.selector import (
 )
 
 from . import load_ca_context
-from .const import CALLBACK_PATH, DOMAIN, INSPECT_PATH
+from .const import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, DOMAIN, INSPECT_PATH
 from .health import create_yaml_ignored_issue, delete_issue
 from .oidc import (
     ClientSettings,
@@ -256,6 +256,11 @@ def callback_url(hass: HomeAssistant) -> str:
         with suppress(NoURLAvailableError):
             return get_url(hass, **options) + CALLBACK_PATH
     return CALLBACK_URL_UNKNOWN
+
+
+def backchannel_logout_url(hass: HomeAssistant) -> str:
+    """Return the back-channel logout URL to register at the provider."""
+    return callback_url(hass).removesuffix(CALLBACK_PATH) + BACKCHANNEL_LOGOUT_PATH
 
 
 def _field_for(path: list[Any]) -> str:
@@ -714,5 +719,6 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
                 "name": entry.title,
                 "error_detail": detail,
                 "inspect_url": f"{INSPECT_PATH}?{urlencode({'grant': grant})}",
+                "backchannel_logout_url": backchannel_logout_url(self.hass),
             },
         )

@@ -14,6 +14,10 @@ WELCOME_PATH: Final = "/auth/oidc/welcome"
 START_PATH: Final = "/auth/oidc/redirect"
 CALLBACK_PATH: Final = "/auth/oidc/callback"
 INSPECT_PATH: Final = "/auth/oidc/inspect"
+BACKCHANNEL_LOGOUT_PATH: Final = "/auth/oidc/backchannel-logout"
+
+# Events on Home Assistant's bus (docs/operations.md).
+EVENT_REVOKED: Final = "auth_oidc_revoked"
 
 SKIP_REDIRECT_PARAM: Final = "skip_oidc_redirect"
 BINDING_COOKIE: Final = "auth_oidc_binding"

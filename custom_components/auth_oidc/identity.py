@@ -28,6 +28,8 @@ class Identity:
     groups: tuple[str, ...]
     role: Role
     allowed: bool
+    # The provider's session id (`sid`), which back-channel logout may name.
+    session_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -73,4 +75,5 @@ def identity_from_claims(
         groups=groups,
         role=role,
         allowed=allowed,
+        session_id=_string_claim(claims, "sid"),
     )

@@ -13,6 +13,7 @@ from .login_state import InspectionGrants, PendingLoginStore
 from .oidc import OIDCClient
 from .pages import PageRenderer
 from .provider import OIDCAuthProvider
+from .sessions import SeenLogoutTokens, SessionIndex
 from .settings import Settings
 
 
@@ -24,6 +25,8 @@ class OIDCRuntime:
     client: OIDCClient
     provider: OIDCAuthProvider
     health: ProviderHealth
+    sessions: SessionIndex = field(default_factory=SessionIndex)
+    seen_logout_tokens: SeenLogoutTokens = field(default_factory=SeenLogoutTokens)
 
 
 type OIDCConfigEntry = ConfigEntry[OIDCRuntime]

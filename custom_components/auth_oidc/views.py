@@ -793,6 +793,7 @@ async def _hand_off(
             _LOGGER.info("Login of %s blocked: %s", user.name, refusal)
             raise LoginPageError("account_disabled", status=HTTPStatus.FORBIDDEN)
         await async_apply_identity(hass, user, identity)
+    entry.runtime_data.sessions.record(credentials.id, identity.session_id, client.client_id)
     process_success_login(request)
     code = store_auth_code(
         hass, client.client_id, credentials, client.code_challenge, client.code_challenge_method

@@ -22,12 +22,19 @@ from .errors import (
     TokenError,
     UserinfoError,
 )
-from .id_token import ASYMMETRIC_ALGS, HMAC_ALGS, allowed_algorithms, validate_id_token
+from .id_token import (
+    ASYMMETRIC_ALGS,
+    HMAC_ALGS,
+    allowed_algorithms,
+    validate_id_token,
+    validate_logout_token,
+)
 from .jwks import JWKSCache, KeySetSummary, parse_jwks
 from .models import (
     AuthorizationRequest,
     ClientSettings,
     LoginResult,
+    LogoutToken,
     ProviderMetadata,
     TokenSet,
 )
@@ -50,6 +57,7 @@ __all__ = [
     "JWKSError",
     "KeySetSummary",
     "LoginResult",
+    "LogoutToken",
     "OIDCClient",
     "OIDCError",
     "ProviderMetadata",
@@ -67,4 +75,5 @@ __all__ = [
     "parse_jwks",
     "parse_provider_metadata",
     "validate_id_token",
+    "validate_logout_token",
 ]

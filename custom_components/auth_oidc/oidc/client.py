@@ -24,9 +24,16 @@ from .http import (
     raise_for_status,
     send_request,
 )
-from .id_token import allowed_algorithms, validate_id_token
+from .id_token import allowed_algorithms, validate_id_token, validate_logout_token
 from .jwks import JWKSCache, KeySetSummary
-from .models import AuthorizationRequest, ClientSettings, LoginResult, ProviderMetadata, TokenSet
+from .models import (
+    AuthorizationRequest,
+    ClientSettings,
+    LoginResult,
+    LogoutToken,
+    ProviderMetadata,
+    TokenSet,
+)
 from .pkce import code_challenge_s256, generate_code_verifier, generate_nonce, generate_state
 
 _LOGGER = logging.getLogger(__name__)
@@ -275,6 +282,17 @@ class OIDCClient:
         if response.content_type == "application/jwt":
             raise UserinfoError(ErrorCode.USERINFO_FAILED, "signed userinfo not supported")
         return decode_json_object(response, _USERINFO_FAILURES)
+
+    async def verify_logout_token(self, raw: str) -> LogoutToken:
+        """Verify a back-channel logout token with this provider's keys and settings."""
+        metadata = await self.metadata()
+        return await validate_logout_token(
+            raw,
+            jwks=self._jwks_cache(metadata),
+            metadata=metadata,
+            settings=self._settings,
+            now=self._clock(),
+        )
 
     async def complete_login(
         self, query: CallbackQuery, request: AuthorizationRequest

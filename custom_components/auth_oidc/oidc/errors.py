@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     ID_TOKEN_NONCE = auto()
     ID_TOKEN_SUB = auto()
     ID_TOKEN_AT_HASH = auto()
+    LOGOUT_TOKEN_INVALID = auto()
     USERINFO_FAILED = auto()
     USERINFO_SUB_MISMATCH = auto()
     CALLBACK_STATE = auto()

@@ -16,7 +16,7 @@ from joserfc.jwk import Key, OctKey
 from ._json import JSONObjectError, loads_object
 from .errors import DiscoveryError, ErrorCode, IDTokenError
 from .jwks import JWKSCache
-from .models import ClientSettings, ProviderMetadata
+from .models import ClientSettings, LogoutToken, ProviderMetadata
 
 ASYMMETRIC_ALGS: Final = (
     "RS256",
@@ -39,6 +39,10 @@ _MAX_SUBJECT_LENGTH: Final = 255
 _KEY_SOURCE_HEADER_PARAMS: Final = ("jku", "x5u", "jwk")
 _COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _JWE_SEGMENT_COUNT: Final = 5
+BACKCHANNEL_LOGOUT_EVENT: Final = "http://schemas.openid.net/event/backchannel-logout"
+# RFC 8725 §3.11: a logout token is explicitly typed; "JWT" is tolerated from older providers
+# (an ID token still cannot pass: it has no events claim and carries a nonce).
+_LOGOUT_TOKEN_TYPES: Final = frozenset({"logout+jwt", "application/logout+jwt", "jwt"})
 
 
 def allowed_algorithms(metadata: ProviderMetadata, settings: ClientSettings) -> tuple[str, ...]:
@@ -81,17 +85,7 @@ async def validate_id_token(
     Tokens whose header carries `jku`, `x5u` or `jwk` are refused outright rather than
     having those members ignored: no legitimate provider needs them on an ID token.
     """
-    header = _untrusted_header(raw)
-    alg = header.get("alg")
-    # OIDC Core 1.0 §3.1.3.7 step 7 / RFC 8725 §3.1: alg must be allow-listed; never "none".
-    if not isinstance(alg, str) or alg not in allowed_algorithms(metadata, settings):
-        raise IDTokenError(ErrorCode.ID_TOKEN_ALG, f"algorithm {alg!r} is not allowed")
-    _check_header_params(header)
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise IDTokenError(ErrorCode.ID_TOKEN_HEADER, "kid must be a string")
-    key = _client_secret_key(settings) if alg in HMAC_ALGS else await jwks.key_for(kid, alg)
-    claims = _verified_claims(raw, key, alg)
+    claims, alg, key = await _verified_jws(raw, jwks=jwks, metadata=metadata, settings=settings)
     _check_claims(
         claims,
         issuer=metadata.issuer,
@@ -104,6 +98,36 @@ async def validate_id_token(
     if access_token is not None:
         _check_at_hash(claims, access_token=access_token, alg=alg, key=key)
     return claims
+
+
+async def _verified_jws(
+    raw: str,
+    *,
+    jwks: JWKSCache,
+    metadata: ProviderMetadata,
+    settings: ClientSettings,
+    allowed_types: frozenset[str] | None = None,
+) -> tuple[dict[str, object], str, Key]:
+    """Verify a provider-signed JWT's header and signature; return its claims, alg and key."""
+    header = _untrusted_header(raw)
+    alg = header.get("alg")
+    # OIDC Core 1.0 §3.1.3.7 step 7 / RFC 8725 §3.1: alg must be allow-listed; never "none".
+    if not isinstance(alg, str) or alg not in allowed_algorithms(metadata, settings):
+        raise IDTokenError(ErrorCode.ID_TOKEN_ALG, f"algorithm {alg!r} is not allowed")
+    _check_header_params(header)
+    typ = header.get("typ")
+    # RFC 8725 §3.11: an explicitly typed token must be of the expected type.
+    if (
+        allowed_types is not None
+        and typ is not None
+        and (not isinstance(typ, str) or typ.lower() not in allowed_types)
+    ):
+        raise IDTokenError(ErrorCode.ID_TOKEN_HEADER, f"typ {typ!r} is not expected here")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise IDTokenError(ErrorCode.ID_TOKEN_HEADER, "kid must be a string")
+    key = _client_secret_key(settings) if alg in HMAC_ALGS else await jwks.key_for(kid, alg)
+    return _verified_claims(raw, key, alg), alg, key
 
 
 def _untrusted_header(raw: str) -> dict[str, object]:
@@ -253,3 +277,96 @@ def _left_half_hash(value: str, *, alg: str, key: Key) -> str:
     else:
         digest = hashlib.new(f"sha{alg[-3:]}", data).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+async def validate_logout_token(
+    raw: str,
+    *,
+    jwks: JWKSCache,
+    metadata: ProviderMetadata,
+    settings: ClientSettings,
+    now: float,
+    leeway: float = DEFAULT_LEEWAY,
+    max_iat_age: float = DEFAULT_MAX_IAT_AGE,
+) -> LogoutToken:
+    """Verify a back-channel logout token (Back-Channel Logout 1.0 §2.6) and return it."""
+    try:
+        # §2.6 step 2: signature and algorithm checked as for an ID token.
+        claims, _, _ = await _verified_jws(
+            raw,
+            jwks=jwks,
+            metadata=metadata,
+            settings=settings,
+            allowed_types=_LOGOUT_TOKEN_TYPES,
+        )
+    except IDTokenError as err:
+        raise IDTokenError(ErrorCode.LOGOUT_TOKEN_INVALID, err.detail or err.code) from err
+    return _logout_claims(
+        claims,
+        issuer=metadata.issuer,
+        client_id=settings.client_id,
+        now=now,
+        leeway=leeway,
+        max_iat_age=max_iat_age,
+    )
+
+
+def _logout_claims(
+    claims: Mapping[str, object],
+    *,
+    issuer: str,
+    client_id: str,
+    now: float,
+    leeway: float,
+    max_iat_age: float,
+) -> LogoutToken:
+    """Apply the claim checks of Back-Channel Logout 1.0 §2.6 steps 3-8."""
+
+    def invalid(detail: str) -> IDTokenError:
+        return IDTokenError(ErrorCode.LOGOUT_TOKEN_INVALID, detail)
+
+    # §2.6 step 3: iss, aud and iat as for an ID token (OIDC Core 1.0 §3.1.3.7).
+    if claims.get("iss") != issuer:
+        raise invalid("iss does not match the issuer")
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    # RFC 8725 §3.9: our client_id, and no audience we do not trust.
+    if not isinstance(audiences, list) or client_id not in audiences:
+        raise invalid("aud does not contain the client_id")
+    if any(entry != client_id for entry in audiences):
+        raise invalid("aud contains untrusted audiences")
+    issued_at = claims.get("iat")
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
+        raise invalid("iat is missing or not a number")
+    if issued_at > now + leeway or issued_at < now - max_iat_age - leeway:
+        raise invalid("iat is too far from the current time")
+    expires_at = claims.get("exp")
+    # RFC 7519 §4.1.4: an exp, when present, must not have passed.
+    if expires_at is not None and (
+        isinstance(expires_at, bool)
+        or not isinstance(expires_at, int | float)
+        or now - leeway >= expires_at
+    ):
+        raise invalid("exp is malformed or has passed")
+    # §2.6 step 4: sub, sid, or both.
+    subject, session_id = claims.get("sub"), claims.get("sid")
+    if subject is None and session_id is None:
+        raise invalid("neither sub nor sid")
+    if subject is not None and (
+        not isinstance(subject, str) or not 0 < len(subject) <= _MAX_SUBJECT_LENGTH
+    ):
+        raise invalid("sub is malformed")
+    if session_id is not None and (not isinstance(session_id, str) or not session_id):
+        raise invalid("sid is malformed")
+    # §2.6 step 5: events must hold the back-channel logout event, a JSON object.
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise invalid("events lacks the back-channel logout event")
+    # §2.6 step 6: a nonce is prohibited, so an ID token can never pass as a logout token.
+    if "nonce" in claims:
+        raise invalid("a nonce is not allowed")
+    # §2.4: jti is required; the caller refuses a jti it has seen (replay, §2.6 step 7).
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= _MAX_SUBJECT_LENGTH:
+        raise invalid("jti is missing or malformed")
+    return LogoutToken(subject=subject, session_id=session_id, jti=jti, issued_at=float(issued_at))

@@ -92,6 +92,16 @@ class TokenSet:
 
 
 @dataclass(frozen=True, slots=True)
+class LogoutToken:
+    """A verified back-channel logout request (OpenID Connect Back-Channel Logout 1.0 §2.4)."""
+
+    subject: str | None
+    session_id: str | None
+    jti: str
+    issued_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class LoginResult:
     """The authenticated end-user: validated ID token claims merged with UserInfo claims."""
 

@@ -28,12 +28,24 @@ def log_in_alice(hass: HassInstance, page: Page) -> dict[str, object]:
     return current
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize(
+    ("alg", "at_hash"),
+    [
+        ("ES256", "pocket-id"),
+        # Pocket ID hashes at_hash with SHA-256 for EdDSA; the OIDC working group says SHA-512.
+        ("EdDSA", "pocket-id"),
+        ("EdDSA", "spec"),
+    ],
+)
 def test_id_token_signing_algorithm(
-    alg: str, oidc_provider_factory: ProviderFactory, hass_factory: HassFactory, page: Page
+    alg: str,
+    at_hash: str,
+    oidc_provider_factory: ProviderFactory,
+    hass_factory: HassFactory,
+    page: Page,
 ) -> None:
-    """A provider signing ID tokens with ES256 or EdDSA logs alice in."""
-    provider = oidc_provider_factory(alg=alg)
+    """A provider signing ID tokens with ES256 or EdDSA, either at_hash digest, logs alice in."""
+    provider = oidc_provider_factory(alg=alg, extra_config={"at_hash": at_hash})
     assert provider.discovery()["id_token_signing_alg_values_supported"] == [alg]
     hass = hass_factory(
         ha_pages.sso_config_yaml(provider.discovery_url), with_integration=True, fresh=True

@@ -343,7 +343,9 @@ async function runFor(alg, portMode, options = {}) {
       for (const s of ['openid', 'profile', 'email', 'groups', 'offline_access']) {
         assert(d.scopes_supported.includes(s), `scope ${s} supported`);
       }
-      assert(d.claims_supported.includes('groups'), 'groups claim supported');
+      for (const c of ['groups', 'display_name', 'picture', 'preferred_username']) {
+        assert(d.claims_supported.includes(c), `${c} claim supported`);
+      }
     });
 
     await check(P('JWKS has exactly one public key'), async () => {
@@ -413,6 +415,9 @@ async function runFor(alg, portMode, options = {}) {
       assertEq(payload.preferred_username, 'alice', 'preferred_username');
       assertEq(payload.name, 'Alice Admin', 'name');
       assertEq([payload.given_name, payload.family_name], ['Alice', 'Admin'], 'given/family name');
+      assertEq(payload.display_name, 'Alice Admin', 'display_name');
+      assertEq(payload.picture, `${issuer}/api/users/${ALICE}/profile-picture.png`, 'picture');
+      assertEq(payload.type, 'id-token', 'type');
       assertEq([payload.email, payload.email_verified], ['alice@example.com', true], 'email');
       assertEq(payload.groups, ['admins', 'users'], 'groups');
     });

@@ -137,6 +137,8 @@ function userClaims(user) {
     sub: user.sub,
     preferred_username: user.username,
     name: user.name,
+    display_name: user.name, // Pocket ID's own profile claim
+    picture: `${issuer}/api/users/${user.sub}/profile-picture.png`,
     given_name: named.given_name,
     family_name: named.family_name,
     groups: [...(user.groups || [])],
@@ -257,6 +259,7 @@ function pocketIdShapedIdToken(idToken, accessToken) {
   const jwk = signingKeys.find((k) => k.kid === header.kid);
   if (!jwk) throw new Error(`no signing key with kid ${header.kid}`);
   payload.at_hash = leftHalfHash(accessToken, atHashDigest(header.alg));
+  payload.type = 'id-token';
   if (ID_TOKEN_AUD === 'array' && typeof payload.aud === 'string') payload.aud = [payload.aud];
   const signingInput = `${encodedHeader}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   const shaped = `${signingInput}.${signJws(header.alg, jwk, signingInput).toString('base64url')}`;
@@ -430,7 +433,7 @@ function buildProvider(issuer, port) {
     renderError,
     claims: {
       openid: ['sub'],
-      profile: ['name', 'preferred_username', 'given_name', 'family_name'],
+      profile: ['name', 'preferred_username', 'given_name', 'family_name', 'display_name', 'picture'],
       email: ['email', 'email_verified'],
       groups: ['groups'],
     },

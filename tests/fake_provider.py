@@ -49,6 +49,8 @@ ID token
     id_token_header_remove    set of header names removed (e.g. {"kid"}).
     id_token_include_profile  copy the user's profile claims into the ID token (default True).
     include_at_hash           add at_hash (default True).
+    at_hash_digest            hashlib name of the at_hash digest; None (default) follows the
+                              alg (SHA-512 for EdDSA); "sha256" with EdDSA is Pocket ID's.
     sign_with                 None (current key) or one of SIGN_MODES:
                               "other-key": an unpublished key, header kid of the real key;
                               "enc-key": a key published with use=enc, its own kid;
@@ -164,9 +166,9 @@ def _pooled_key(kind: str, index: int) -> Key:
     return pool[index]
 
 
-def half_hash(value: str, alg: str) -> str:
+def half_hash(value: str, alg: str, digest_name: str | None = None) -> str:
     """Return the at_hash/c_hash value for `value` signed with `alg` (Ed25519 curve)."""
-    name = "sha512" if alg in ("EdDSA", "Ed25519") else f"sha{alg[-3:]}"
+    name = digest_name or ("sha512" if alg in ("EdDSA", "Ed25519") else f"sha{alg[-3:]}")
     digest = hashlib.new(name, value.encode()).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
 
@@ -234,6 +236,7 @@ class FakeProvider:
         self.id_token_header_remove: set[str] = set()
         self.id_token_include_profile = True
         self.include_at_hash = True
+        self.at_hash_digest: str | None = None
         self.sign_with: str | None = None
 
         self.jwks_override: dict[str, Any] | bytes | None = None
@@ -368,7 +371,7 @@ class FakeProvider:
         if nonce is not None:
             claims["nonce"] = nonce
         if access_token is not None and self.include_at_hash:
-            claims["at_hash"] = half_hash(access_token, self.alg)
+            claims["at_hash"] = half_hash(access_token, self.alg, self.at_hash_digest)
         if self.id_token_include_profile:
             claims.update((name, value) for name, value in self.user.items() if name != "sub")
         claims.update(self.id_token_claims_override)

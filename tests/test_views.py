@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,7 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.oidc import discovery
-from tests.fake_provider import FakeProvider
+from tests.fake_provider import FakeProvider, half_hash
 
 CLIENT_ID = "https://ha.example.com/"
 REDIRECT_URI = "https://ha.example.com/?auth_callback=1"
@@ -355,3 +356,91 @@ async def test_unload_falls_back_to_home_assistant_login(
         "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
     )
     assert response.status == 302
+
+
+async def test_a_single_group_sent_as_a_string_counts(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider, roles={"user": "users"})
+    provider.user = {**provider.user, "groups": "admins"}
+    client = await hass_client_no_auth()
+    tokens = await redeem(client, (await login(client, provider)).headers["Location"])
+    refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
+    assert refresh_token is not None
+    assert [group.id for group in refresh_token.user.groups] == [GROUP_ID_ADMIN]
+
+
+async def test_absent_groups_claim_is_refused_as_no_groups(
+    hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    await setup_integration(hass, provider, roles={"user": "users"})
+    provider.user = {name: value for name, value in provider.user.items() if name != "groups"}
+    users_before = len(await hass.auth.async_get_users())
+    client = await hass_client_no_auth()
+    response = await login(client, provider)
+    assert response.status == 403
+    page = await response.text()
+    assert "not in a group that may use Home Assistant" in page
+    assert "the groups claim was absent" in page
+    assert "Alice Admin refused: not in group users (the groups claim was absent)" in caplog.text
+    assert len(await hass.auth.async_get_users()) == users_before
+
+
+@pytest.mark.parametrize(
+    "groups_and_shape", [(7, "a number"), ({"admins": True}, "an object"), (None, "null")]
+)
+async def test_malformed_groups_claim_is_refused_naming_its_shape(
+    hass: HomeAssistant,
+    hass_client_no_auth,
+    provider,
+    caplog: pytest.LogCaptureFixture,
+    groups_and_shape: tuple[object, str],
+) -> None:
+    groups, shape = groups_and_shape
+    await setup_integration(hass, provider, roles={"user": "users"})
+    provider.user = {**provider.user, "groups": groups}
+    users_before = len(await hass.auth.async_get_users())
+    client = await hass_client_no_auth()
+    response = await login(client, provider)
+    assert response.status == 403
+    page = await response.text()
+    assert "sent your groups in a form Home Assistant cannot read" in page
+    assert "not in a group that may use Home Assistant" not in page
+    problem = f"the groups claim was {shape}, not a list of names"
+    assert problem in page
+    assert f"Alice Admin refused: not in group users ({problem})" in caplog.text
+    assert len(await hass.auth.async_get_users()) == users_before
+
+
+async def test_malformed_groups_claim_without_required_group_logs_in_as_plain_user(
+    hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    await setup_integration(hass, provider)
+    provider.user = {**provider.user, "groups": {"admins": True}}
+    client = await hass_client_no_auth()
+    tokens = await redeem(client, (await login(client, provider)).headers["Location"])
+    refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
+    assert refresh_token is not None
+    assert [group.id for group in refresh_token.user.groups] == [GROUP_ID_USER]
+    assert (
+        "Alice Admin logged in without groups: the groups claim was an object, "
+        "not a list of names" in caplog.text
+    )
+
+
+@pytest.mark.parametrize("digest_name", ["sha256", "sha512"])
+async def test_eddsa_id_token_with_either_at_hash_digest_logs_in(
+    hass: HomeAssistant, hass_client_no_auth, digest_name: str
+) -> None:
+    async with FakeProvider.running(alg="EdDSA") as provider:
+        provider.at_hash_digest = digest_name
+        await setup_integration(hass, provider)
+        client = await hass_client_no_auth()
+        response = await login(client, provider)
+        assert response.status == 302, await response.text()
+        tokens = await redeem(client, response.headers["Location"])
+    assert hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"]) is not None
+    id_token = provider.token_responses[0]["id_token"]
+    claims = json.loads(base64.urlsafe_b64decode(id_token.split(".")[1] + "=="))
+    access_token = provider.token_responses[0]["access_token"]
+    assert claims["at_hash"] == half_hash(access_token, "EdDSA", digest_name)

@@ -51,11 +51,43 @@ def _string_claim(claims: Mapping[str, object], name: str) -> str | None:
 def groups_from_claims(claims: Mapping[str, object], name: str) -> tuple[str, ...]:
     """Return the groups claim; anything malformed grants nothing (fail closed)."""
     value = claims.get(name)
-    if not isinstance(value, list) or len(value) > MAX_GROUPS:
-        return ()
-    if not all(isinstance(group, str) for group in value):
+    if isinstance(value, str):
+        # Some providers send a user's only group as a plain string instead of a list.
+        return (value,) if value else ()
+    if groups_claim_problem(claims, name) is not None or not isinstance(value, list):
         return ()
     return tuple(group for group in value if group)
+
+
+def groups_claim_problem(claims: Mapping[str, object], name: str) -> str | None:
+    """Say why a groups claim that is present cannot be read as group names, or None."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, str):
+        return None
+    if not isinstance(value, list):
+        return f"the {name} claim was {_json_kind(value)}, not a list of names"
+    if len(value) > MAX_GROUPS:
+        return f"the {name} claim listed {len(value)} groups, more than {MAX_GROUPS}"
+    if kinds := sorted({_json_kind(group) for group in value if not isinstance(group, str)}):
+        return f"the {name} claim listed {' and '.join(kinds)} among the names"
+    return None
+
+
+def _json_kind(value: object) -> str:
+    """Name the JSON type of a decoded value, with its article."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
 
 
 def identity_from_claims(

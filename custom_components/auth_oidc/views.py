@@ -86,7 +86,7 @@ from .const import (
 from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
 from .hass_auth import Handler, store_auth_code
 from .health import is_outage
-from .identity import Identity, identity_from_claims
+from .identity import Identity, groups_claim_problem, identity_from_claims
 from .inspection import inspect_login
 from .login_state import (
     ClaimInspection,
@@ -734,11 +734,25 @@ class CallbackView(HomeAssistantView):
         identity = identity_from_claims(
             result.issuer, result.subject, result.claims, runtime.settings
         )
+        groups_claim = runtime.settings.claims.groups
+        problem = groups_claim_problem(result.claims, groups_claim)
         if not identity.allowed:
-            _LOGGER.info(
-                "%s refused: not in group %s", identity.display_name, runtime.settings.roles.user
+            note = problem or (
+                f"the {groups_claim} claim was absent" if groups_claim not in result.claims else ""
             )
-            raise LoginPageError("not_allowed", status=HTTPStatus.FORBIDDEN)
+            _LOGGER.info(
+                "%s refused: not in group %s%s",
+                identity.display_name,
+                runtime.settings.roles.user,
+                f" ({note})" if note else "",
+            )
+            raise LoginPageError(
+                "groups_unreadable" if problem else "not_allowed",
+                detail=note,
+                status=HTTPStatus.FORBIDDEN,
+            )
+        if problem:
+            _LOGGER.warning("%s logged in without groups: %s", identity.display_name, problem)
         return identity
 
 

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 
@@ -20,8 +21,8 @@ from custom_components.auth_oidc.oidc import (
     fetch_provider_metadata,
     validate_id_token,
 )
-from custom_components.auth_oidc.oidc.id_token import _left_half_hash
-from tests.fake_provider import FakeProvider, b64url
+from custom_components.auth_oidc.oidc.id_token import _check_at_hash, _left_half_hash
+from tests.fake_provider import FakeProvider, b64url, half_hash
 
 from .support import make_settings
 
@@ -354,6 +355,70 @@ async def test_at_hash_uses_the_left_half_of_the_algorithm_hash(
         harness = Harness(session, provider)
         provider.include_at_hash = False
         assert (await harness.validate(harness.token(at_hash=expected)))["at_hash"] == expected
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "Ed25519"])
+@pytest.mark.parametrize("digest_name", ["sha512", "sha256"])
+async def test_ed25519_at_hash_may_use_sha512_or_pocket_ids_sha256(
+    session, alg: str, digest_name: str
+) -> None:
+    async with FakeProvider.running(alg=alg) as provider:
+        provider.at_hash_digest = digest_name
+        harness = Harness(session, provider)
+        claims = await harness.validate()
+        assert claims["at_hash"] == half_hash(ACCESS_TOKEN, alg, digest_name)
+        # Either digest must still be the hash of this very access token.
+        assert await harness.code(access_token=ACCESS_TOKEN + "x") == "id_token_at_hash"
+
+
+@pytest.mark.parametrize(
+    ("alg", "digest_name"),
+    [
+        ("EdDSA", "sha384"),
+        ("Ed25519", "sha384"),
+        ("RS256", "sha512"),
+        ("ES256", "sha512"),
+        ("PS256", "sha384"),
+        ("RS384", "sha256"),
+        ("ES512", "sha256"),
+        ("PS512", "sha256"),
+    ],
+)
+async def test_other_at_hash_digests_are_refused(session, alg: str, digest_name: str) -> None:
+    async with FakeProvider.running(alg=alg) as provider:
+        provider.at_hash_digest = digest_name
+        assert await Harness(session, provider).code() == "id_token_at_hash"
+
+
+@pytest.mark.parametrize("digest_name", ["sha256", "sha512"])
+def test_ed448_at_hash_stays_exact(digest_name: str) -> None:
+    key = OKPKey.generate_key("Ed448")
+    claims = {"at_hash": half_hash(ACCESS_TOKEN, "EdDSA", digest_name)}
+    with pytest.raises(IDTokenError) as caught:
+        _check_at_hash(claims, access_token=ACCESS_TOKEN, alg="EdDSA", key=key)
+    assert caught.value.code == "id_token_at_hash"
+    shake_half = {"at_hash": _left_half_hash(ACCESS_TOKEN, alg="EdDSA", key=key)}
+    _check_at_hash(shake_half, access_token=ACCESS_TOKEN, alg="EdDSA", key=key)
+
+
+async def test_every_accepted_at_hash_is_compared(session, monkeypatch) -> None:
+    compared: list[bytes] = []
+    compare_digest = hmac.compare_digest
+
+    def recording_compare(given: bytes, expected: bytes) -> bool:
+        compared.append(expected)
+        return compare_digest(given, expected)
+
+    async with FakeProvider.running(alg="EdDSA") as provider:
+        harness = Harness(session, provider)
+        await harness.metadata()
+        monkeypatch.setattr(hmac, "compare_digest", recording_compare)
+        # SHA-512 matches first; the SHA-256 candidate is still compared.
+        await harness.validate()
+    assert [value for value in compared if value != NONCE.encode()] == [
+        half_hash(ACCESS_TOKEN, "EdDSA").encode(),
+        half_hash(ACCESS_TOKEN, "EdDSA", "sha256").encode(),
+    ]
 
 
 def test_at_hash_for_ed448_uses_shake256() -> None:

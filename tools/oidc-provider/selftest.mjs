@@ -1,6 +1,8 @@
 // Self-check for server.js: starts the provider once per signing algorithm and
 // runs complete authorization code flows over HTTP. No dependencies.
-// Usage: node selftest.mjs [ALG ...]      (default: RS256 ES256 EdDSA; also RS384 RS512 PS256 ES384 ES512)
+// Usage: node selftest.mjs [ALG ...]      (default: RS256 ES256 EdDSA, then EdDSA
+// again with the "spec" at_hash, a string aud and an internal host; also RS384
+// RS512 PS256 ES384 ES512)
 
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -12,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ALGS = process.argv.slice(2).length ? process.argv.slice(2) : ['RS256', 'ES256', 'EdDSA'];
+// The other switches of the Pocket-ID-like defaults, tried once on EdDSA.
+const VARIANT = { at_hash: 'spec', id_token_aud: 'string', internal_host: 'localhost' };
 const REDIRECT_URI = 'http://127.0.0.1:8123/auth/oidc/callback';
 const POST_LOGOUT_URI = 'http://127.0.0.1:8123/';
 
@@ -188,10 +192,11 @@ async function startProvider(config) {
   };
 }
 
-function makeConfig(alg, port, issuer) {
+function makeConfig(alg, port, issuer, options) {
   const demo = JSON.parse(fs.readFileSync(path.join(HERE, 'demo-config.json'), 'utf8'));
   return {
     ...demo,
+    ...options,
     port,
     issuer,
     alg,
@@ -276,16 +281,39 @@ async function exchange(issuer, cb, { clientId = 'home-assistant', secret, metho
   return http(`${issuer}/api/oidc/token`, { method: 'POST', form, headers });
 }
 
+// The at_hash digest each mode must use, written out rather than derived.
+const AT_HASH_DIGESTS = {
+  'pocket-id': {
+    RS256: 'sha256', PS256: 'sha256', ES256: 'sha256', EdDSA: 'sha256',
+    RS384: 'sha384', ES384: 'sha384', RS512: 'sha512', ES512: 'sha512',
+  },
+  spec: {
+    RS256: 'sha256', PS256: 'sha256', ES256: 'sha256', EdDSA: 'sha512',
+    RS384: 'sha384', ES384: 'sha384', RS512: 'sha512', ES512: 'sha512',
+  },
+};
+
+function leftHalf(digest, value) {
+  const hash = crypto.createHash(digest).update(value).digest();
+  return b64url(hash.subarray(0, hash.length / 2));
+}
+
 // --- checks -----------------------------------------------------------------------
 
-async function runFor(alg, portMode) {
+async function runFor(alg, portMode, options = {}) {
   const port = portMode === 'fixed' ? await freePort() : 0;
-  const provider = await startProvider(makeConfig(alg, port, portMode === 'fixed' ? `http://127.0.0.1:${port}` : 'auto'));
+  const provider = await startProvider(
+    makeConfig(alg, port, portMode === 'fixed' ? `http://127.0.0.1:${port}` : 'auto', options),
+  );
   const { issuer } = provider.ready;
-  const P = (name) => `[${alg}] ${name}`;
+  const atHashMode = options.at_hash ?? 'pocket-id';
+  const audOf = (clientId) => (options.id_token_aud === 'string' ? clientId : [clientId]);
+  const backChannel = options.internal_host ? issuer.replace('127.0.0.1', options.internal_host) : issuer;
+  const P = (name) => `[${alg}${options.at_hash ? ' variant' : ''}] ${name}`;
   try {
     await check(P(`ready line (${portMode} port)`), async () => {
       assertEq(provider.ready.ready, true, 'ready');
+      assertEq(provider.ready.at_hash, atHashMode, 'at_hash mode');
       assert(Number.isInteger(provider.ready.port) && provider.ready.port > 0, 'port');
       assertEq(issuer, `http://127.0.0.1:${provider.ready.port}`, 'issuer');
       if (portMode === 'fixed') assertEq(provider.ready.port, port, 'fixed port');
@@ -303,17 +331,21 @@ async function runFor(alg, portMode) {
       const d = r.json;
       assertEq(d.issuer, issuer, 'issuer');
       assertEq(d.authorization_endpoint, `${issuer}/authorize`, 'authorization_endpoint');
-      assertEq(d.token_endpoint, `${issuer}/api/oidc/token`, 'token_endpoint');
-      assertEq(d.userinfo_endpoint, `${issuer}/api/oidc/userinfo`, 'userinfo_endpoint');
-      assertEq(d.jwks_uri, `${issuer}/.well-known/jwks.json`, 'jwks_uri');
+      assertEq(d.token_endpoint, `${backChannel}/api/oidc/token`, 'token_endpoint');
+      assertEq(d.userinfo_endpoint, `${backChannel}/api/oidc/userinfo`, 'userinfo_endpoint');
+      assertEq(d.jwks_uri, `${backChannel}/.well-known/jwks.json`, 'jwks_uri');
+      assertEq(d.introspection_endpoint, `${backChannel}/api/oidc/introspect`, 'introspection_endpoint');
       assertEq(d.end_session_endpoint, `${issuer}/api/oidc/end-session`, 'end_session_endpoint');
       assertEq(d.id_token_signing_alg_values_supported, [alg], 'id_token_signing_alg_values_supported');
-      assertEq(d.code_challenge_methods_supported, ['S256'], 'code_challenge_methods_supported');
+      assertEq(d.code_challenge_methods_supported, ['plain', 'S256'], 'code_challenge_methods_supported');
+      assert(!('revocation_endpoint' in d), 'no revocation_endpoint');
       assertEq(d.authorization_response_iss_parameter_supported, true, 'iss parameter');
       for (const s of ['openid', 'profile', 'email', 'groups', 'offline_access']) {
         assert(d.scopes_supported.includes(s), `scope ${s} supported`);
       }
-      assert(d.claims_supported.includes('groups'), 'groups claim supported');
+      for (const c of ['groups', 'display_name', 'picture', 'preferred_username']) {
+        assert(d.claims_supported.includes(c), `${c} claim supported`);
+      }
     });
 
     await check(P('JWKS has exactly one public key'), async () => {
@@ -363,7 +395,7 @@ async function runFor(alg, portMode) {
     });
 
     await check(P('public client: token exchange and ID token'), async () => {
-      const r = await exchange(issuer, aliceCb);
+      const r = await exchange(backChannel, aliceCb);
       assertEq(r.status, 200, `token status ${r.text}`);
       aliceTokens = r.json;
       assertEq(aliceTokens.token_type, 'Bearer', 'token_type');
@@ -374,13 +406,18 @@ async function runFor(alg, portMode) {
       assertEq(header.kid, jwks.keys[0].kid, 'ID token kid');
       verifyJwt(aliceTokens.id_token, jwks);
       assertEq(payload.iss, issuer, 'iss');
-      assertEq(payload.aud, 'home-assistant', 'aud');
+      assertEq(payload.aud, audOf('home-assistant'), 'aud');
+      const digest = AT_HASH_DIGESTS[atHashMode][alg];
+      assertEq(payload.at_hash, leftHalf(digest, aliceTokens.access_token), `at_hash (${atHashMode}: ${digest})`);
       assertEq(payload.sub, ALICE, 'sub');
       assertEq(payload.nonce, aliceCb.nonce, 'nonce');
       assertEq(payload.exp - payload.iat, 3600, 'ID token lifetime');
       assertEq(payload.preferred_username, 'alice', 'preferred_username');
       assertEq(payload.name, 'Alice Admin', 'name');
       assertEq([payload.given_name, payload.family_name], ['Alice', 'Admin'], 'given/family name');
+      assertEq(payload.display_name, 'Alice Admin', 'display_name');
+      assertEq(payload.picture, `${issuer}/api/users/${ALICE}/profile-picture.png`, 'picture');
+      assertEq(payload.type, 'id-token', 'type');
       assertEq([payload.email, payload.email_verified], ['alice@example.com', true], 'email');
       assertEq(payload.groups, ['admins', 'users'], 'groups');
     });
@@ -401,7 +438,12 @@ async function runFor(alg, portMode) {
       });
       assertEq(r.status, 200, `refresh ${r.text}`);
       assert(r.json.access_token && r.json.id_token && r.json.refresh_token, 'new tokens');
-      assertEq(decodeJwt(r.json.id_token).payload.groups, ['admins', 'users'], 'groups after refresh');
+      verifyJwt(r.json.id_token, jwks);
+      const { payload } = decodeJwt(r.json.id_token);
+      assertEq(payload.groups, ['admins', 'users'], 'groups after refresh');
+      const digest = AT_HASH_DIGESTS[atHashMode][alg];
+      assertEq(payload.at_hash, leftHalf(digest, r.json.access_token), 'at_hash after refresh');
+      assertEq(payload.aud, audOf('home-assistant'), 'aud after refresh');
     });
 
     await check(P('code cannot be redeemed twice'), async () => {
@@ -431,7 +473,7 @@ async function runFor(alg, portMode) {
       const { header, payload } = decodeJwt(r.json.id_token);
       assertEq(header.alg, alg, 'alg');
       verifyJwt(r.json.id_token, jwks);
-      assertEq([payload.sub, payload.aud, payload.groups], [BOB, 'home-assistant-confidential', ['users']], 'claims');
+      assertEq([payload.sub, payload.aud, payload.groups], [BOB, audOf('home-assistant-confidential'), ['users']], 'claims');
       const bad = await exchange(issuer, cb, {
         clientId: 'home-assistant-confidential', secret: 'wrong', method: 'client_secret_basic', pkce: false,
       });
@@ -482,6 +524,18 @@ async function runFor(alg, portMode) {
         username: 'alice', password: 'alice-password', jar, extra: { prompt: 'login' }, expectLoginPage: true,
       });
       assert(again.code, 'code after prompt=login');
+    });
+
+    await check(P('missing state refused, missing nonce accepted'), async () => {
+      const base = {
+        client_id: 'home-assistant', redirect_uri: REDIRECT_URI, response_type: 'code', scope: 'openid',
+        code_challenge: random(32), code_challenge_method: 'S256',
+      };
+      const r = await http(`${issuer}/authorize?${new URLSearchParams({ ...base, nonce: random() })}`);
+      assertEq(r.status, 400, 'no state');
+      assert(r.text.includes('state must be at least 8 characters'), 'state message');
+      const ok = await http(`${issuer}/authorize?${new URLSearchParams({ ...base, state: random() })}`);
+      assertEq(ok.status, 303, 'no nonce goes on to the login page');
     });
 
     await check(P('state or nonce shorter than 8 characters refused'), async () => {
@@ -599,6 +653,14 @@ for (const [i, alg] of ALGS.entries()) {
   } catch (err) {
     failed += 1;
     console.log(`not ok - [${alg}] provider run: ${err.stack}`);
+  }
+}
+if (!process.argv.slice(2).length) {
+  try {
+    await runFor('EdDSA', 'auto', VARIANT);
+  } catch (err) {
+    failed += 1;
+    console.log(`not ok - [EdDSA variant] provider run: ${err.stack}`);
   }
 }
 console.log(`# ${ALGS.join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)}s`);

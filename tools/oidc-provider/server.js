@@ -61,6 +61,29 @@ if (!SUPPORTED_ALGS[ALG]) {
 }
 const MIN_PARAM_LENGTH = config.min_state_length ?? 8;
 const END_SESSION_CONFIRM = config.end_session_confirm ?? true;
+// How the token endpoint's ID tokens carry at_hash: "pocket-id" picks the
+// digest from the digits of the alg name like Pocket ID (fosite ComputeHash:
+// 384 -> SHA-384, 512 -> SHA-512, anything else, EdDSA included -> SHA-256);
+// "spec" uses the OpenID Connect working group's reading (EdDSA with Ed25519
+// -> SHA-512, what oidc-provider itself does for implicit/hybrid responses).
+const AT_HASH_MODES = ['pocket-id', 'spec'];
+const AT_HASH = config.at_hash ?? 'pocket-id';
+if (!AT_HASH_MODES.includes(AT_HASH)) {
+  fail(`at_hash must be one of ${AT_HASH_MODES.join(', ')}, got ${AT_HASH}`);
+}
+// Pocket ID's INTERNAL_APP_URL: another host name (same port) for the token,
+// userinfo, JWKS and introspection endpoints in discovery. Off by default,
+// like Pocket ID, where it defaults to APP_URL.
+const INTERNAL_HOST = config.internal_host;
+if (INTERNAL_HOST !== undefined && !LOOPBACK_HOSTS.has(INTERNAL_HOST) && !/^127\.\d+\.\d+\.\d+$/.test(INTERNAL_HOST)) {
+  fail(`internal_host must be a loopback address, got ${INTERNAL_HOST}`);
+}
+// Pocket ID >= 2.10 sends aud as a one-element array; <= 2.9 as a string.
+const AUD_SHAPES = ['array', 'string'];
+const ID_TOKEN_AUD = config.id_token_aud ?? 'array';
+if (!AUD_SHAPES.includes(ID_TOKEN_AUD)) {
+  fail(`id_token_aud must be one of ${AUD_SHAPES.join(', ')}, got ${ID_TOKEN_AUD}`);
+}
 
 const TTL = {
   AccessToken: 3600,
@@ -114,6 +137,8 @@ function userClaims(user) {
     sub: user.sub,
     preferred_username: user.username,
     name: user.name,
+    display_name: user.name, // Pocket ID's own profile claim
+    picture: `${issuer}/api/users/${user.sub}/profile-picture.png`,
     given_name: named.given_name,
     family_name: named.family_name,
     groups: [...(user.groups || [])],
@@ -134,7 +159,7 @@ if (!clients.length) fail('config needs at least one client');
 
 const COUNTER_NAMES = [
   'discovery', 'jwks', 'authorize', 'token', 'userinfo', 'end_session',
-  'introspection', 'revocation', 'interaction', 'login', 'other',
+  'introspection', 'interaction', 'login', 'other',
 ];
 const counters = {};
 function resetCounters() {
@@ -150,7 +175,6 @@ function counterFor(pathname) {
   if (pathname === '/api/oidc/userinfo') return 'userinfo';
   if (pathname.startsWith('/api/oidc/end-session')) return 'end_session';
   if (pathname === '/api/oidc/introspect') return 'introspection';
-  if (pathname === '/api/oidc/revoke') return 'revocation';
   if (/^\/interaction\/[^/]+\/(login|cancel)$/.test(pathname)) return 'login';
   if (pathname.startsWith('/interaction/')) return 'interaction';
   return 'other';
@@ -179,6 +203,82 @@ function generateSigningKey(alg) {
 }
 
 const signingKeys = [generateSigningKey(ALG)]; // newest first: it signs
+
+// Token endpoint ID tokens, shaped like Pocket ID's ----------------------------
+
+// oidc-provider puts no at_hash into ID tokens from the token endpoint and
+// always sends aud as a string; Pocket ID (>= 2.10, fosite) sends both
+// at_hash and a one-element aud array. The token endpoint's ID token is
+// rewritten and signed again with the same key and header.
+
+function atHashDigest(alg) {
+  if (AT_HASH === 'spec') {
+    return alg === 'EdDSA' ? 'sha512' : `sha${alg.slice(-3)}`;
+  }
+  const bits = alg.slice(2);
+  if (bits === '384') return 'sha384';
+  if (bits === '512') return 'sha512';
+  return 'sha256';
+}
+
+function leftHalfHash(value, digest) {
+  const hash = crypto.createHash(digest).update(value).digest();
+  return hash.subarray(0, hash.length / 2).toString('base64url');
+}
+
+function signJws(alg, jwk, signingInput) {
+  const key = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+  const data = Buffer.from(signingInput);
+  const bits = alg.slice(2);
+  if (alg.startsWith('RS')) return crypto.sign(`sha${bits}`, data, key);
+  if (alg.startsWith('PS')) {
+    return crypto.sign(`sha${bits}`, data, {
+      key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8,
+    });
+  }
+  if (alg.startsWith('ES')) return crypto.sign(`sha${bits}`, data, { key, dsaEncoding: 'ieee-p1363' });
+  return crypto.sign(null, data, key); // EdDSA
+}
+
+// oidc-provider's end-session endpoint only understands a string aud in
+// id_token_hint: remember which token it signed for each reshaped one.
+const MAX_REMEMBERED_ID_TOKENS = 1000;
+const originalIdTokens = new Map(); // reshaped -> as oidc-provider signed it
+
+function rememberOriginal(shaped, original) {
+  originalIdTokens.set(shaped, original);
+  if (originalIdTokens.size > MAX_REMEMBERED_ID_TOKENS) {
+    originalIdTokens.delete(originalIdTokens.keys().next().value);
+  }
+}
+
+function pocketIdShapedIdToken(idToken, accessToken) {
+  const [encodedHeader, encodedPayload] = idToken.split('.');
+  const header = JSON.parse(Buffer.from(encodedHeader, 'base64url'));
+  const payload = JSON.parse(Buffer.from(encodedPayload, 'base64url'));
+  const jwk = signingKeys.find((k) => k.kid === header.kid);
+  if (!jwk) throw new Error(`no signing key with kid ${header.kid}`);
+  payload.at_hash = leftHalfHash(accessToken, atHashDigest(header.alg));
+  payload.type = 'id-token';
+  if (ID_TOKEN_AUD === 'array' && typeof payload.aud === 'string') payload.aud = [payload.aud];
+  const signingInput = `${encodedHeader}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  const shaped = `${signingInput}.${signJws(header.alg, jwk, signingInput).toString('base64url')}`;
+  rememberOriginal(shaped, idToken);
+  return shaped;
+}
+
+// Pocket ID lists plain next to S256 (it accepts both; oidc-provider only
+// S256), and serves the back-channel endpoints from INTERNAL_APP_URL, which
+// can be another host than the issuer.
+function pocketIdShapedDiscovery(document) {
+  document.code_challenge_methods_supported = ['plain', 'S256'];
+  if (!INTERNAL_HOST) return;
+  for (const name of ['token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'introspection_endpoint']) {
+    const url = new URL(document[name]);
+    url.hostname = INTERNAL_HOST;
+    document[name] = url.href;
+  }
+}
 
 // Cookie signing keys survive provider re-creation (key rotation).
 const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
@@ -333,7 +433,7 @@ function buildProvider(issuer, port) {
     renderError,
     claims: {
       openid: ['sub'],
-      profile: ['name', 'preferred_username', 'given_name', 'family_name'],
+      profile: ['name', 'preferred_username', 'given_name', 'family_name', 'display_name', 'picture'],
       email: ['email', 'email_verified'],
       groups: ['groups'],
     },
@@ -376,7 +476,6 @@ function buildProvider(issuer, port) {
       jwks: '/.well-known/jwks.json',
       end_session: '/api/oidc/end-session',
       introspection: '/api/oidc/introspect',
-      revocation: '/api/oidc/revoke',
     },
     ttl: TTL,
     cookies: {
@@ -401,10 +500,19 @@ function buildProvider(issuer, port) {
       pushedAuthorizationRequests: { enabled: false },
       resourceIndicators: { enabled: false },
       introspection: { enabled: true },
-      revocation: { enabled: true },
+      revocation: { enabled: false }, // Pocket ID has no revocation endpoint
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     },
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.status !== 200 || !ctx.body) return;
+    if (ctx.oidc?.route === 'token' && ctx.body.id_token && ctx.body.access_token) {
+      ctx.body.id_token = pocketIdShapedIdToken(ctx.body.id_token, ctx.body.access_token);
+    } else if (ctx.oidc?.route === 'discovery') {
+      pocketIdShapedDiscovery(ctx.body);
+    }
   });
   provider.proxy = false;
   provider.on('server_error', (_ctx, err) => console.error('server_error', err));
@@ -459,14 +567,15 @@ async function readJson(req) {
   return JSON.parse(text);
 }
 
-// Pocket ID (v2.10+) refuses state / nonce values shorter than 8 characters
-// at the authorization endpoint; it shows the error on its own page instead
-// of redirecting back to the client.
+// Pocket ID (v2.10+, fosite MinParameterEntropy) refuses a state that is
+// missing or shorter than 8 characters, and a nonce shorter than 8 characters
+// (a missing nonce is allowed in the code flow); the test provider shows the
+// error on its own page instead of redirecting back to the client.
 function checkShortParams(url) {
   if (!MIN_PARAM_LENGTH) return undefined;
   for (const name of ['state', 'nonce']) {
     const value = url.searchParams.get(name);
-    if (value !== null && value.length < MIN_PARAM_LENGTH) {
+    if ((value === null && name === 'state') || (value !== null && value.length < MIN_PARAM_LENGTH)) {
       return `${name} must be at least ${MIN_PARAM_LENGTH} characters long`;
     }
   }
@@ -655,6 +764,12 @@ async function handle(req, res) {
     }
   }
 
+  const hint = url.searchParams.get('id_token_hint');
+  if (pathname.startsWith('/api/oidc/end-session') && originalIdTokens.has(hint)) {
+    url.searchParams.set('id_token_hint', originalIdTokens.get(hint));
+    req.url = `${pathname}?${url.searchParams}`;
+  }
+
   const m = pathname.match(/^\/interaction\/([^/]+)(?:\/(login|cancel))?$/);
   if (m) {
     await handleInteraction(req, res, m[1], m[2]);
@@ -691,7 +806,9 @@ server.listen(config.port ?? 0, HOST, () => {
   } catch (err) {
     fail(`invalid configuration: ${err.message}`);
   }
-  process.stdout.write(`${JSON.stringify({ ready: true, issuer, port, alg: ALG })}\n`);
+  process.stdout.write(`${JSON.stringify({
+    ready: true, issuer, port, alg: ALG, at_hash: AT_HASH,
+  })}\n`);
 });
 
 server.on('error', (err) => fail(`cannot listen: ${err.message}`));

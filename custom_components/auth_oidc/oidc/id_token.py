@@ -262,9 +262,31 @@ def _check_at_hash(claims: Mapping[str, object], *, access_token: str, alg: str,
     # OIDC Core 1.0 §3.1.3.8: at_hash is optional in the code flow, but must match if present.
     if at_hash is None:
         return
-    expected = _left_half_hash(access_token, alg=alg, key=key)
-    if not isinstance(at_hash, str) or not hmac.compare_digest(at_hash.encode(), expected.encode()):
+    if not isinstance(at_hash, str):
+        raise IDTokenError(ErrorCode.ID_TOKEN_AT_HASH, "at_hash is not a string")
+    # OIDC Core 1.0 §3.2.2.9: compare with the left half of the access token's hash; every
+    # accepted value is compared in constant time, without stopping at the first match.
+    matches = [
+        hmac.compare_digest(at_hash.encode(), expected.encode())
+        for expected in _accepted_at_hashes(access_token, alg=alg, key=key)
+    ]
+    if not any(matches):
         raise IDTokenError(ErrorCode.ID_TOKEN_AT_HASH, "at_hash does not match the access token")
+
+
+def _accepted_at_hashes(access_token: str, *, alg: str, key: Key) -> tuple[str, ...]:
+    """Return the at_hash values that bind `access_token` to an ID token signed with `alg`."""
+    expected = _left_half_hash(access_token, alg=alg, key=key)
+    if alg in ("EdDSA", "Ed25519") and key.get("crv") != "Ed448":
+        # OIDC Core 1.0 §3.1.3.6 takes the hash of the alg's JWA definition, and JWA names
+        # none for EdDSA (RFC 8037). The OpenID Connect working group reads SHA-512 for
+        # Ed25519; Pocket ID (fosite's ComputeHash: SHA-256 unless the alg ends in 384 or
+        # 512) and Glewlwyd use SHA-256. Accepting both keeps the binding: the claim sits inside
+        # the signed ID token, both halves are collision resistant, and in the code flow the
+        # claim is optional anyway (§3.1.3.8), as the access token came straight from the
+        # token endpoint. Every other algorithm stays exact.
+        return (expected, _encoded_left_half(hashlib.sha256(access_token.encode()).digest()))
+    return (expected,)
 
 
 def _left_half_hash(value: str, *, alg: str, key: Key) -> str:
@@ -276,6 +298,11 @@ def _left_half_hash(value: str, *, alg: str, key: Key) -> str:
         digest = hashlib.sha512(data).digest()
     else:
         digest = hashlib.new(f"sha{alg[-3:]}", data).digest()
+    return _encoded_left_half(digest)
+
+
+def _encoded_left_half(digest: bytes) -> str:
+    """Return base64url, unpadded, of the left half of `digest`."""
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 

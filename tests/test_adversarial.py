@@ -6,6 +6,7 @@ credential, refresh token, person or authorization code, the expected number of 
 UserInfo requests, and whether Home Assistant's IP-ban counter counted the attempt.
 """
 
+import logging
 import re
 import time
 import warnings
@@ -1242,6 +1243,24 @@ async def test_refused_logins_get_the_address_banned(
     assert harness.hass.http.app[KEY_BAN_MANAGER].ip_bans_lookup
     assert (await harness.client.get("/auth/oidc/welcome", params=authorize_query())).status == 403
     assert (await harness.start()).status == 403
+
+
+async def test_refused_callback_is_counted_without_logging_its_code_or_state(
+    harness: Harness, provider: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    provider.id_token_claims_override = {"aud": "another-client"}
+    query = await harness.start_at_provider()
+    attempts = harness.failed_login_attempts()
+    await assert_error_page(await harness.callback(query), status=400, reason="verification_failed")
+    assert harness.failed_login_attempts() == attempts + 1
+    # aiohttp's access log (INFO, off by default in Home Assistant) is not Home Assistant's.
+    logged = "\n".join(
+        record.getMessage() for record in caplog.records if record.name != "aiohttp.access"
+    )
+    assert "Requested URL: '/auth/oidc/callback'" in logged
+    assert query["code"] not in logged
+    assert query["state"] not in logged
 
 
 async def test_successful_login_resets_the_failed_login_counter(

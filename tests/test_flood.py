@@ -150,7 +150,7 @@ async def test_flood_for_a_registering_client_keeps_state_bounded_and_its_login_
     harness: Harness, registered_client: ClientApp
 ) -> None:
     # The client's page is really fetched (each request: a fetch, so a smaller flood).
-    client = {"client_id": registered_client.client_id}
+    client_id = registered_client.client_id
     registered = registered_client_query(registered_client)
     unregistered = {**registered, "redirect_uri": "https://app.example.org/elsewhere"}
 
@@ -160,7 +160,7 @@ async def test_flood_for_a_registering_client_keeps_state_bounded_and_its_login_
         return response.status
 
     async def start() -> int:
-        response = await harness.start(**client, redirect_uri=REGISTERED_REDIRECT_URI)
+        response = await harness.start(client_id=client_id, redirect_uri=REGISTERED_REDIRECT_URI)
         await response.read()
         return response.status
 
@@ -177,7 +177,7 @@ async def test_flood_for_a_registering_client_keeps_state_bounded_and_its_login_
     assert saved == []
     assert not harness.issued_codes
     # After the flood, the client's login ends at its registered redirect_uri.
-    response = await harness.login(**client, redirect_uri=REGISTERED_REDIRECT_URI)
+    response = await harness.login(client_id=client_id, redirect_uri=REGISTERED_REDIRECT_URI)
     assert response.status == 302, await response.text()
     assert response.headers["Location"].startswith(REGISTERED_REDIRECT_URI + "?code=")
 

@@ -201,7 +201,8 @@ async def failed_login_app(hass: HomeAssistant, hass_client_no_auth: Any) -> Tes
 
     hass.http.register_view(FailedLoginView())
     hass.http.register_view(SucceededLoginView())
-    return await hass_client_no_auth()
+    client: TestClient[Any, Any] = await hass_client_no_auth()
+    return client
 
 
 def failed_attempts(hass: HomeAssistant) -> int:

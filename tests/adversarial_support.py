@@ -5,7 +5,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -30,6 +30,12 @@ from custom_components.auth_oidc.const import BINDING_COOKIE, DOMAIN
 from custom_components.auth_oidc.oidc import OIDCClient
 from custom_components.auth_oidc.pages import PAGE_TRANSLATION_DIR
 from custom_components.auth_oidc.runtime import DATA_DOMAIN, OIDCConfigEntry
+from tests.client_app import (
+    REAL_FETCH_REDIRECT_URIS,
+    REGISTERED_REDIRECT_URI,
+    ClientApp,
+    client_app_page,
+)
 from tests.fake_provider import DEFAULT_CLIENT_SECRET, FakeProvider
 
 CLIENT_ID = "https://ha.example.com/"
@@ -61,6 +67,21 @@ def client_id_pages() -> Iterator[AsyncMock]:
         AsyncMock(return_value=[]),
     ) as fetch:
         yield fetch
+
+
+@pytest.fixture
+async def registered_client(client_id_pages: AsyncMock) -> AsyncIterator[ClientApp]:
+    """A third-party client whose page, really fetched, registers a cross-origin redirect_uri."""
+    async with client_app_page(REGISTERED_REDIRECT_URI) as client:
+        client_id_pages.side_effect = REAL_FETCH_REDIRECT_URIS
+        yield client
+
+
+def registered_client_query(client: ClientApp, **extra: str) -> dict[str, str]:
+    """Return the registering client's authorize request (its registered redirect_uri)."""
+    return authorize_query(
+        **{"client_id": client.client_id, "redirect_uri": REGISTERED_REDIRECT_URI, **extra}
+    )
 
 
 USER = {

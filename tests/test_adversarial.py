@@ -6,6 +6,7 @@ credential, refresh token, person or authorization code, the expected number of 
 UserInfo requests, and whether Home Assistant's IP-ban counter counted the attempt.
 """
 
+import logging
 import re
 import time
 import warnings
@@ -25,13 +26,14 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.auth_oidc.const import DOMAIN
+from custom_components.auth_oidc.const import CONTEXT_IDENTITY, DOMAIN
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
 from tests.adversarial_support import (
     CLIENT_ID,
     CLIENT_STATE,
     REDIRECT_URI,
     USER,
+    VERIFIER,
     Harness,
     assert_error_page,
     authorize_query,
@@ -40,9 +42,12 @@ from tests.adversarial_support import (
     is_same_origin_path,
     onboarded,
     page_links,
+    registered_client,
+    registered_client_query,
     response_secrets,
     setup_harness,
 )
+from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
 from tests.fake_provider import FakeProvider, pkce_s256
 from tests.oidc.support import FakeClock
 
@@ -54,7 +59,8 @@ TWO_MEGABYTES = 2 * 1024 * 1024
 
 type Knobs = dict[str, Any] | Callable[[FakeProvider], dict[str, Any]]
 
-__all__ = ["client_id_pages", "onboarded"]  # autouse fixtures shared by the hardening suites
+# Fixtures shared by the hardening suites (the first two autouse).
+__all__ = ["client_id_pages", "onboarded", "registered_client"]
 
 
 @pytest.fixture
@@ -1187,19 +1193,35 @@ async def test_login_flow_context_cannot_be_injected(
     harness: Harness, hass: HomeAssistant, provider: FakeProvider
 ) -> None:
     users = len(await hass.auth.async_get_users())
-    response = await harness.client.post(
+    flow = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "handler": [DOMAIN, provider.issuer],
+    }
+    # Home Assistant builds the flow context from fixed fields: extra members cannot reach it.
+    smuggled = await harness.client.post(
         "/auth/login_flow",
+        json={**flow, CONTEXT_IDENTITY: {"issuer": provider.issuer, "subject": "admin"}},
+    )
+    assert smuggled.status == 400
+    # A well-formed start reaches our OIDCLoginFlow, which aborts without a verified identity.
+    started = await harness.client.post("/auth/login_flow", json=flow)
+    assert started.status == 200, await started.text()
+    result = await started.json()
+    assert result["type"] == "abort"
+    assert result["handler"] == [DOMAIN, provider.issuer]
+    assert result["reason"] == "use_login_page"
+    # The aborted flow is gone: the identity cannot be posted as a later step either.
+    step = await harness.client.post(
+        f"/auth/login_flow/{result['flow_id']}",
         json={
             "client_id": CLIENT_ID,
-            "redirect_uri": REDIRECT_URI,
-            "handler": [DOMAIN, provider.issuer],
-            "auth_oidc_identity": {"issuer": provider.issuer, "subject": "admin"},
-            "context": {"auth_oidc_identity": "x"},
+            CONTEXT_IDENTITY: {"issuer": provider.issuer, "subject": "admin"},
+            "sub": "admin",
         },
     )
-    assert response.status in (200, 400)
-    if response.status == 200:
-        assert (await response.json())["type"] == "abort"
+    assert step.status == 404
+    assert not hass.auth.login_flow.async_progress()
     assert len(await hass.auth.async_get_users()) == users
     assert not harness.issued_codes
 
@@ -1221,6 +1243,24 @@ async def test_refused_logins_get_the_address_banned(
     assert harness.hass.http.app[KEY_BAN_MANAGER].ip_bans_lookup
     assert (await harness.client.get("/auth/oidc/welcome", params=authorize_query())).status == 403
     assert (await harness.start()).status == 403
+
+
+async def test_refused_callback_is_counted_without_logging_its_code_or_state(
+    harness: Harness, provider: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    provider.id_token_claims_override = {"aud": "another-client"}
+    query = await harness.start_at_provider()
+    attempts = harness.failed_login_attempts()
+    await assert_error_page(await harness.callback(query), status=400, reason="verification_failed")
+    assert harness.failed_login_attempts() == attempts + 1
+    # aiohttp's access log (INFO, off by default in Home Assistant) is not Home Assistant's.
+    logged = "\n".join(
+        record.getMessage() for record in caplog.records if record.name != "aiohttp.access"
+    )
+    assert "Requested URL: '/auth/oidc/callback'" in logged
+    assert query["code"] not in logged
+    assert query["state"] not in logged
 
 
 async def test_successful_login_resets_the_failed_login_counter(
@@ -1256,6 +1296,75 @@ async def test_third_party_client_login_reaches_only_its_own_verified_redirect_u
     response = await harness.login(client_id=EVIL, redirect_uri=EVIL_CALLBACK)
     assert response.status == 302
     assert response.headers["Location"].startswith(EVIL_CALLBACK + "?code=")
+
+
+async def test_registered_cross_origin_redirect_uri_is_accepted_and_named(
+    harness: Harness, registered_client: ClientApp
+) -> None:
+    client_id = registered_client.client_id
+    welcome = await harness.client.get(
+        "/auth/oidc/welcome", params=registered_client_query(registered_client)
+    )
+    page = await welcome.text()
+    assert welcome.status == 200, page
+    assert registered_client.fetches == 1  # Home Assistant read the client's page
+    # A third party: the page names it and offers no "Keep me logged in" of the frontend.
+    assert client_id in visible_text(page)
+    assert 'name="store_token"' not in page
+    response = await harness.login(client_id=client_id, redirect_uri=REGISTERED_REDIRECT_URI)
+    assert response.status == 302, await response.text()
+    location = response.headers["Location"]
+    assert location.startswith(REGISTERED_REDIRECT_URI + "?code=")
+    assert "storeToken" not in location
+    assert parse_qs(urlsplit(location).query)["state"] == [CLIENT_STATE]
+    # Home Assistant's token endpoint redeems the code for that client.
+    redeemed = await harness.client.post(
+        "/auth/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": parse_qs(urlsplit(location).query)["code"][0],
+            "code_verifier": VERIFIER,
+        },
+    )
+    assert redeemed.status == 200, await redeemed.text()
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        pytest.param("https://app.example.org/oauth/other", id="other-path"),
+        pytest.param(REGISTERED_REDIRECT_URI + "/", id="trailing-slash"),
+        pytest.param(REGISTERED_REDIRECT_URI + "?next=" + EVIL, id="extra-query"),
+        pytest.param("http://app.example.org/oauth/callback", id="http-downgrade"),
+        pytest.param("https://app.example.org.evil.example.net/oauth/callback", id="suffix-host"),
+        pytest.param(EVIL_CALLBACK, id="other-host"),
+    ],
+)
+async def test_unregistered_redirect_uri_of_a_registering_client_is_refused(
+    harness: Harness, provider: FakeProvider, registered_client: ClientApp, redirect_uri: str
+) -> None:
+    query = registered_client_query(registered_client, redirect_uri=redirect_uri)
+    welcome = await harness.client.get("/auth/oidc/welcome", params=query)
+    await assert_error_page(welcome, status=400, reason="invalid_redirect_uri")
+    started = await harness.start(client_id=registered_client.client_id, redirect_uri=redirect_uri)
+    await assert_error_page(started, status=400, reason="invalid_redirect_uri")
+    assert registered_client.fetches == 2  # refused after reading the client's page, each time
+    assert (await harness.side_effects()).pending_logins == 0
+    assert provider.requests["authorize"] == 0
+
+
+async def test_redirect_uri_unregistered_during_the_login_gets_no_code(
+    harness: Harness, registered_client: ClientApp
+) -> None:
+    query = await harness.start_at_provider(
+        client_id=registered_client.client_id, redirect_uri=REGISTERED_REDIRECT_URI
+    )
+    registered_client.redirect_uris.clear()
+    response = await harness.callback(query)
+    # Checked again before the code is issued, as Home Assistant's login view does.
+    await assert_error_page(response, status=403, reason="invalid_redirect_uri")
+    assert not harness.issued_codes
 
 
 async def test_welcome_page_names_a_third_party_client(harness: Harness) -> None:

@@ -30,9 +30,12 @@ from tests.adversarial_support import (
     client_id_pages,
     flood_requests,
     onboarded,
+    registered_client,
+    registered_client_query,
     setup_harness,
     storage_writes,
 )
+from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
 from tests.fake_provider import FakeProvider
 
 FLOOD_REQUESTS = int(os.environ.get("FLOOD_REQUESTS", "2000"))
@@ -41,7 +44,8 @@ CONCURRENCY = 25
 # Home Assistant's default: failed logins are not counted, so nothing is banned (or written).
 NO_BAN = {"login_attempts_threshold": -1}
 
-__all__ = ["client_id_pages", "onboarded"]  # autouse fixtures shared by the hardening suites
+# Fixtures shared by the hardening suites (the first two autouse).
+__all__ = ["client_id_pages", "onboarded", "registered_client"]
 
 
 @pytest.fixture
@@ -140,6 +144,42 @@ async def test_legitimate_login_works_during_and_after_a_flood(
     # After: a flood of starts far past the cap, then a fresh login.
     await flood(harness, 4 * CAP, kinds={"start", "callback"})
     await harness.login_ok()
+
+
+async def test_flood_for_a_registering_client_keeps_state_bounded_and_its_login_working(
+    harness: Harness, registered_client: ClientApp
+) -> None:
+    # The client's page is really fetched (each request: a fetch, so a smaller flood).
+    client_id = registered_client.client_id
+    registered = registered_client_query(registered_client)
+    unregistered = {**registered, "redirect_uri": "https://app.example.org/elsewhere"}
+
+    async def welcome(params: dict[str, str]) -> int:
+        response = await harness.client.get("/auth/oidc/welcome", params=params)
+        await response.read()
+        return response.status
+
+    async def start() -> int:
+        response = await harness.start(client_id=client_id, redirect_uri=REGISTERED_REDIRECT_URI)
+        await response.read()
+        return response.status
+
+    with storage_writes() as saved:
+        for _ in range(4):
+            statuses = await asyncio.gather(
+                *(welcome(registered) for _ in range(CONCURRENCY)),
+                *(welcome(unregistered) for _ in range(CONCURRENCY)),
+                *(start() for _ in range(CONCURRENCY)),
+            )
+            assert statuses == [200] * CONCURRENCY + [400] * CONCURRENCY + [302] * CONCURRENCY
+            assert len(harness.hass.data[DATA_DOMAIN].pending_logins) <= CAP
+        await flush_delayed_writes(harness.hass)
+    assert saved == []
+    assert not harness.issued_codes
+    # After the flood, the client's login ends at its registered redirect_uri.
+    response = await harness.login(client_id=client_id, redirect_uri=REGISTERED_REDIRECT_URI)
+    assert response.status == 302, await response.text()
+    assert response.headers["Location"].startswith(REGISTERED_REDIRECT_URI + "?code=")
 
 
 async def test_expired_pending_logins_are_dropped(harness: Harness) -> None:

@@ -17,7 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 import pytest
@@ -37,9 +37,12 @@ from tests.adversarial_support import (
     challenge,
     client_id_pages,
     onboarded,
+    registered_client,
+    registered_client_query,
     response_secrets,
     setup_harness,
 )
+from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
 from tests.fake_provider import FakeProvider
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
@@ -96,7 +99,8 @@ HEADER_TEXT = st.text(
 STYLESHEET = (STATIC_DIR / "login.css").read_bytes()
 RAW_QUERY_ALPHABET = string.ascii_letters + string.digits + "%=&;+-._~!$'()*,/:@?[]"
 
-__all__ = ["client_id_pages", "onboarded"]  # autouse fixtures shared by the hardening suites
+# Fixtures shared by the hardening suites (the first two autouse).
+__all__ = ["client_id_pages", "onboarded", "registered_client"]
 
 
 @dataclass
@@ -467,6 +471,70 @@ async def test_fuzz_callback_with_live_pending_logins(
     assert len(harness.issued_codes) == 1  # the login of the fixture only
     assert harness.provider.requests["token"] >= token_calls
     print("\n" + STATS.summary("callback-live"))
+
+
+def origin(url: str) -> tuple[str, str] | None:
+    """Return a URL's scheme and host[:port] as written, or None when it does not parse."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return parts.scheme, parts.netloc
+
+
+def near_registered(registered: str) -> st.SearchStrategy[str]:
+    """Return redirect URIs: the registered one, look-alikes of it, and junk."""
+    parts = urlsplit(registered)
+    look_alikes = [
+        registered.upper(),
+        registered.replace("https://", "http://"),
+        registered.replace(parts.netloc, parts.netloc.upper()),
+        registered.replace(parts.netloc, parts.netloc + ":443"),
+        registered.replace(parts.netloc, parts.netloc + "."),
+        registered.replace(parts.path, parts.path.replace("/", "/./", 1)),
+        registered.replace(parts.path, quote(parts.path, safe="")),
+        registered.replace("https://", "https://user@"),
+        registered + "#",
+        registered + "?",
+        " " + registered,
+    ]
+    return st.one_of(
+        st.just(registered),
+        st.sampled_from(look_alikes),
+        st.text(alphabet=RAW_QUERY_ALPHABET + "#\\ ", max_size=12).map(
+            lambda tail: registered + tail
+        ),
+        st.sampled_from(EVIL_URLS),
+        SAFE_TEXT,
+    )
+
+
+async def test_fuzz_redirect_uri_of_a_registering_client(
+    harness: Harness, registered_client: ClientApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the exact redirect URI the client's page registers is accepted on another origin."""
+    caplog.set_level(logging.WARNING)
+    loop = asyncio.get_running_loop()
+    client_origin = origin(registered_client.client_id)
+
+    @FUZZ
+    @given(redirect_uri=near_registered(REGISTERED_REDIRECT_URI))
+    def example(redirect_uri: str) -> None:
+        query = {**registered_client_query(registered_client), "redirect_uri": redirect_uri}
+        request = FuzzRequest("GET", "/auth/oidc/welcome", urlencode(query))
+        status, body, header_text = asyncio.run_coroutine_threadsafe(
+            send(harness, request), loop
+        ).result(timeout=30)
+        check_response(harness, "welcome-registered-client", status, body, header_text)
+        # Home Assistant's rule: the client's own origin, or exactly a registered URI.
+        accepted = redirect_uri == REGISTERED_REDIRECT_URI or origin(redirect_uri) == client_origin
+        assert status == (200 if accepted else 400), (redirect_uri, status, body[:300])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fuzz") as pool:
+        await loop.run_in_executor(pool, example)
+    assert not watched_errors(caplog)
+    assert registered_client.fetches > 0
+    print("\n" + STATS.summary("welcome-registered-client"))
 
 
 FORM_ENDPOINTS = ("/auth/oidc/redirect", "/auth/oidc/device", "/auth/oidc/device/confirm")

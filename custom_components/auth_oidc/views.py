@@ -51,13 +51,7 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from aiohttp.hdrs import USER_AGENT
-from homeassistant.auth import InvalidAuthError
 from homeassistant.auth.models import AuthFlowContext, Credentials
-from homeassistant.auth.providers.trusted_networks import TrustedNetworksAuthProvider
-from homeassistant.components import onboarding
-from homeassistant.components.auth import indieauth
-from homeassistant.components.http.auth_util import async_user_not_allowed_do_auth
-from homeassistant.components.http.ban import process_success_login, process_wrong_login
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
@@ -84,7 +78,17 @@ from .const import (
     WELCOME_PATH,
 )
 from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
-from .hass_auth import Handler, store_auth_code
+from .hass_auth import (
+    Handler,
+    count_failed_login,
+    count_successful_login,
+    store_auth_code,
+    trusted_network_applies,
+    user_not_allowed_reason,
+    user_onboarded,
+    verify_client_id,
+    verify_redirect_uri,
+)
 from .health import is_outage
 from .identity import Identity, groups_claim_problem, identity_from_claims
 from .inspection import inspect_login
@@ -179,10 +183,10 @@ async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -
     if code_challenge is not None and code_challenge_method != "S256":
         # RFC 7636 §4.3 / RFC 9700 §2.1.1: S256 only, no "plain".
         raise LoginPageError("invalid_request", detail="code_challenge_method must be S256")
-    if not indieauth.verify_client_id(client_id):
+    if not verify_client_id(client_id):
         raise LoginPageError("invalid_request", detail="invalid client_id")
     # RFC 6749 §10.6 / RFC 9700 §4.1: never redirect to an unverified URI (no open redirect).
-    if not await indieauth.verify_redirect_uri(
+    if not await verify_redirect_uri(
         hass,
         client_id,
         redirect_uri,
@@ -264,23 +268,6 @@ def set_device_cookie(
     )
 
 
-def _is_trusted_network(hass: HomeAssistant, request: web.Request) -> bool:
-    """Tell whether a trusted_networks provider accepts this request's address."""
-    try:
-        address = ip_address(request.remote or "")
-    except ValueError:
-        return False
-    for provider in hass.auth.get_auth_providers("trusted_networks"):
-        if not isinstance(provider, TrustedNetworksAuthProvider):
-            continue
-        try:
-            provider.async_validate_access(address)
-        except InvalidAuthError:
-            continue
-        return True
-    return False
-
-
 def _is_local_request(request: web.Request) -> bool:
     """Tell whether the request comes from a local network (Home Assistant's definition)."""
     try:
@@ -313,8 +300,8 @@ async def authorize_interceptor(request: web.Request, original: Handler) -> web.
     if (
         request.query.get(SKIP_REDIRECT_PARAM) == "true"
         or not loaded_entries(hass)
-        or not onboarding.async_is_user_onboarded(hass)
-        or _is_trusted_network(hass, request)
+        or not user_onboarded(hass)
+        or trusted_network_applies(hass, request)
     ):
         response = await original(request)
         # Home Assistant serves this page without caching headers, so browsers may reuse a
@@ -666,7 +653,7 @@ class CallbackView(HomeAssistantView):
             if entry is not None:
                 entry.runtime_data.health.record_outcome(err.reason)
             if err.reason not in ("provider_unavailable", "access_denied", "client_rejected"):
-                await process_wrong_login(request)
+                await count_failed_login(request)
             return _error_page(request, err, pending.client if pending else None)
         entry.runtime_data.health.record_outcome("success")
         return response
@@ -794,7 +781,7 @@ async def _hand_off(
         raise LoginPageError("verification_failed", detail="login flow did not finish")
     credentials: Credentials = result["result"]
     # Home Assistant's login view checks, repeated for our path (components/auth/login_flow.py).
-    if not await indieauth.verify_redirect_uri(
+    if not await verify_redirect_uri(
         hass,
         client.client_id,
         client.redirect_uri,
@@ -803,12 +790,12 @@ async def _hand_off(
         raise LoginPageError("invalid_redirect_uri", status=HTTPStatus.FORBIDDEN)
     user = await hass.auth.async_get_user_by_credentials(credentials)
     if user is not None:
-        if (refusal := async_user_not_allowed_do_auth(hass, user, request)) is not None:
+        if (refusal := user_not_allowed_reason(hass, user, request)) is not None:
             _LOGGER.info("Login of %s blocked: %s", user.name, refusal)
             raise LoginPageError("account_disabled", status=HTTPStatus.FORBIDDEN)
         await async_apply_identity(hass, user, identity)
     entry.runtime_data.sessions.record(credentials.id, identity.session_id, client.client_id)
-    process_success_login(request)
+    count_successful_login(request)
     code = store_auth_code(
         hass, client.client_id, credentials, client.code_challenge, client.code_challenge_method
     )

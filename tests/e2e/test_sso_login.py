@@ -9,6 +9,7 @@ the next test's ID tokens.
 from __future__ import annotations
 
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Generator
 from typing import Any
@@ -210,6 +211,14 @@ def test_plain_user_logs_in_without_admin_rights(hass: HassInstance, page: Page)
     assert listed["credentials"] == [{"type": "auth_oidc"}]
 
 
+def expect_in_log(hass: HassInstance, text: str, timeout: float = 10.0) -> None:
+    """Wait until Home Assistant's log holds `text` (records reach the file asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while text not in hass.log_text():
+        assert time.monotonic() < deadline, f"not in the log: {text}\n{hass.log_tail(40)}"
+        time.sleep(0.1)
+
+
 def test_user_outside_allowed_groups_is_refused(hass: HassInstance, page: Page) -> None:
     """Carol (no groups) gets a page saying why, no hass user, and a way to log in otherwise."""
     users_before = {user["id"] for user in hass.list_users()}
@@ -226,6 +235,10 @@ def test_user_outside_allowed_groups_is_refused(hass: HassInstance, page: Page) 
 
     assert {user["id"] for user in hass.list_users()} == users_before
     assert users_named(hass, "Carol Outsider") == []
+    # Counted as a failed login; Home Assistant's warning names the callback without its query.
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(callback.url).query)["code"][0]
+    expect_in_log(hass, "Requested URL: '/auth/oidc/callback'")
+    assert code not in hass.log_text()
 
     # The way out leads to Home Assistant's own login form for the same client.
     ha_pages.other_login_method_link(page).click()

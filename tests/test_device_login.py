@@ -27,6 +27,7 @@ from custom_components.auth_oidc.device_login import (
     MAX_CLAIMS,
     AttemptLimiter,
     DeviceDescription,
+    DeviceLogin,
     DeviceLoginStore,
     EntryOutcome,
     Network,
@@ -74,6 +75,7 @@ WEB_QUERY = {
 CODE_PATTERN = re.compile(r'id="device-code"[^>]*>([A-Z0-9]{4}-[A-Z0-9]{4})<')
 BAN_THRESHOLD = 1000
 APPROVER_IP = "198.51.100.23"
+APPROVAL_URL = "https://ha.example.com/auth/oidc/device"
 
 __all__ = ["onboarded", "provider"]  # fixtures shared with test_views
 
@@ -339,27 +341,36 @@ def client_request() -> ClientRequest:
     return ClientRequest(APPS["ios"][0], APP_REDIRECT, "s", None, None)
 
 
+def create(store: DeviceLoginStore, remote: str) -> tuple[DeviceLogin, str]:
+    """Start a cross-device login in the store (not refused by its creation limits)."""
+    created = store.create(
+        client_request(), user_agent="", remote=remote, approval_url=APPROVAL_URL
+    )
+    assert created is not None
+    return created
+
+
 def test_store_is_bounded_per_source_and_overall() -> None:
     clock = Clock()
     store = DeviceLoginStore(cap=10, per_source_cap=3, clock=clock)
-    first, _ = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    first, _ = create(store, "203.0.113.1")
     for _ in range(5):
-        store.create(client_request(), user_agent="", remote="203.0.113.1")
+        create(store, "203.0.113.1")
     assert len(store) == 3  # one network cannot fill the store
     outcome, _, _ = store.enter_code(first.code, "x", lambda _: None)
     assert outcome is EntryOutcome.INVALID  # evicted: its code is gone as well
     for number in range(20):
-        store.create(client_request(), user_agent="", remote=f"198.51.100.{number}")
+        create(store, f"198.51.100.{number}")
     assert len(store) == 10
 
 
 def test_store_expires_codes_and_logins() -> None:
     clock = Clock()
     store = DeviceLoginStore(code_ttl=300, ttl=600, clock=clock)
-    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    login, cookie = create(store, "203.0.113.1")
     clock.now += 301
     assert store.for_waiting_page(login.login_id, cookie) is None
-    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    login, cookie = create(store, "203.0.113.1")
     outcome, claimed, approver = store.enter_code(login.code, "x", lambda _: None)
     assert outcome is EntryOutcome.OK
     assert claimed is login
@@ -373,7 +384,7 @@ def test_store_expires_codes_and_logins() -> None:
 
 def test_store_is_single_use_and_bound_to_both_browsers() -> None:
     store = DeviceLoginStore()
-    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    login, cookie = create(store, "203.0.113.1")
     assert store.for_waiting_page(login.login_id, None) is None
     assert store.for_waiting_page(login.login_id, cookie + "x") is None
     outcome, _, approver = store.enter_code(login.code, "a", lambda _: None)
@@ -394,14 +405,14 @@ def test_limiter_blocks_after_repeated_failures_then_forgives() -> None:
     clock = Clock()
     limiter = AttemptLimiter(max_failures=5, window=900, block=900, cap=3, clock=clock)
     for _ in range(4):
-        assert not limiter.failure("a")
-    assert limiter.failure("a")
+        assert not limiter.count("a")
+    assert limiter.count("a")
     assert limiter.blocked_for("a") == 900
     assert limiter.blocked_for("b") == 0
     clock.now += 901
     assert limiter.blocked_for("a") == 0
     for source in ("b", "c", "d", "e"):
-        limiter.failure(source)
+        limiter.count(source)
     assert len(limiter) == 3
 
 
@@ -423,7 +434,8 @@ async def test_companion_app_welcome_offers_both_ways(
     assert all(char in CODE_ALPHABET + "-" for char in waiting.code)
     origin = str(waiting.response.url.origin())
     assert f'id="device-url">{origin}/auth/oidc/device</p>' in page
-    assert '<svg aria-hidden="true" focusable="false" viewBox=' in page
+    qr_url = attribute(page, "<img src")
+    assert qr_url == f"/auth/oidc/device/qr?login={waiting.login_id}"
     assert 'role="img" aria-label="QR code that opens the approval page' in page
     assert 'role="status" aria-live="polite">Waiting for approval…<' in page
     # One static script of ours; without script, a meta refresh of the waiting page.

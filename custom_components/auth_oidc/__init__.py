@@ -18,6 +18,7 @@ from .device_views import (
     DeviceApproveView,
     DeviceConfirmView,
     DeviceEventsView,
+    DeviceQRView,
     DeviceWaitView,
 )
 from .hass_auth import intercept_get_route, register_provider, unregister_provider
@@ -50,7 +51,13 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     hass.http.register_view(WelcomeView())
     hass.http.register_view(StartView())
     hass.http.register_view(CallbackView())
-    for view in (DeviceApproveView(), DeviceConfirmView(), DeviceWaitView(), DeviceEventsView()):
+    for view in (
+        DeviceApproveView(),
+        DeviceConfirmView(),
+        DeviceWaitView(),
+        DeviceEventsView(),
+        DeviceQRView(),
+    ):
         hass.http.register_view(view)
     if not intercept_get_route(hass, AUTHORIZE_PATH, authorize_interceptor):
         _LOGGER.debug("No frontend login page to intercept")

@@ -254,14 +254,14 @@ def network_key(remote: str | None) -> str:
 
 def approval_url(scheme: str, authority: str, path: str, *, force_https: bool) -> str | None:
     """Return the approval URL on the origin a browser reached, or None if malformed or long."""
-    if len(authority) > MAX_APPROVAL_URL:
+    if len(authority) > MAX_APPROVAL_URL or any(char in authority for char in "/?#@\\"):
         return None
     try:
         parts = urlsplit(f"//{authority}")
         host, port = parts.hostname, parts.port
     except ValueError:
         return None
-    if not host or "@" in authority or scheme not in ("http", "https"):
+    if not host or scheme not in ("http", "https"):
         return None
     if force_https:
         scheme, port = "https", None if port in (80, 443) else port

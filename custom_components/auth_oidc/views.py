@@ -490,14 +490,6 @@ async def _provider_choices(entries: list[OIDCConfigEntry]) -> list[dict[str, An
     return providers
 
 
-def public_origin(request: web.Request, entries: list[OIDCConfigEntry]) -> URL:
-    """Return this Home Assistant's origin as the browser reaches it (proxy-aware)."""
-    url = request.url.with_path("/").with_query(None).with_fragment(None)
-    if _forces_https(entries):
-        url = url.with_scheme("https").with_port(None if url.port in (80, 443) else url.port)
-    return url
-
-
 def _device_section(
     request: web.Request, entries: list[OIDCConfigEntry], login: DeviceLogin
 ) -> dict[str, Any]:
@@ -605,15 +597,12 @@ async def _start_device_login(
         refusal = "device_bad_host"
     created = None
     if refusal is None and url is not None:
-        created = (
-            request.app[KEY_HASS]
-            .data[DATA_DOMAIN]
-            .device_logins.create(
-                client,
-                user_agent=request.headers.get(USER_AGENT, ""),
-                remote=request.remote,
-                approval_url=url,
-            )
+        store = request.app[KEY_HASS].data[DATA_DOMAIN].device_logins
+        created = store.create(
+            client,
+            user_agent=request.headers.get(USER_AGENT, ""),
+            remote=request.remote,
+            approval_url=url,
         )
     if created is None:
         refusal = refusal or "device_busy"

@@ -438,10 +438,10 @@ class DeviceLoginStore:
         if self.creation_blocked_for(remote) > 0:
             return None
         source = source_key(remote)
-        # Counted before the check: a source that keeps asking stays refused.
-        if self._source_creations.count(source) | self._network_creations.count(
-            network_key(remote)
-        ):
+        # Every creation counts for both; the one past either limit is refused and blocks.
+        source_full = self._source_creations.count(source)
+        network_full = self._network_creations.count(network_key(remote))
+        if source_full or network_full:
             return None
         self._drop_expired()
         same_source = [item for item in self._items.values() if item.source == source]

@@ -24,6 +24,7 @@ from homeassistant.components.http.ban import KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from homeassistant.util.network import is_local
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.auth_oidc.const import DEVICE_APPROVED_EVENT, DOMAIN
@@ -343,6 +344,32 @@ def test_networks_are_masked() -> None:
     assert masked_network("not an address") is None
     assert source_key("2001:db8:1:2::5") == "2001:db8:1:2::/64"
     assert source_key("203.0.113.77") == "203.0.113.77"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.1.2.3",
+        "172.31.0.1",
+        "192.168.1.20",
+        "127.0.0.1",
+        "169.254.1.1",
+        "8.8.8.8",
+        "100.64.0.1",
+        "fd12::1",
+        "fc00::1",
+        "::1",
+        "fe80::1",
+        "2001:db8::1",
+        "::ffff:192.168.1.2",
+    ],
+)
+def test_local_networks_are_home_assistants(address: str) -> None:
+    network = masked_network(address)
+    assert network is not None
+    parsed = ip_address(address)
+    unwrapped = getattr(parsed, "ipv4_mapped", None) or parsed
+    assert network.local is is_local(unwrapped)
 
 
 def client_request() -> ClientRequest:

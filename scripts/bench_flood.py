@@ -22,7 +22,9 @@ it is closed, which would be measured as growth.
 import argparse
 import asyncio
 import gc
+import html
 import logging
+import re
 import resource
 import sys
 import tempfile
@@ -49,12 +51,18 @@ from pytest_homeassistant_custom_component.common import (  # noqa: E402
     mock_storage,
 )
 
+from custom_components.auth_oidc.const import WELCOME_PATH  # noqa: E402
+from custom_components.auth_oidc.device_login import (  # noqa: E402
+    CREATIONS_PER_SOURCE,
+    DeviceLoginStore,
+)
 from custom_components.auth_oidc.runtime import DATA_DOMAIN  # noqa: E402
 from tests.adversarial_support import (  # noqa: E402
     EXPECTED_FLOOD_STATUS,
     ONBOARDING,
     USER,
     Harness,
+    authorize_query,
     flood_requests,
     setup_harness,
     storage_writes,
@@ -121,6 +129,7 @@ class Options:
     concurrency: int
     traced: int
     kinds: frozenset[str] = frozenset()
+    waiting_page_cpu: int = 300
 
 
 async def run_flood(harness: Harness, total: int, options: Options) -> tuple[Counter[str], float]:
@@ -149,6 +158,84 @@ async def run_flood(harness: Harness, total: int, options: Options) -> tuple[Cou
     elapsed = time.perf_counter() - started
     counts["max pending"] = max_pending
     return counts, elapsed
+
+
+def _expect(condition: bool, what: str) -> None:
+    """Stop the benchmark when a response is not what the measurement assumes."""
+    if not condition:
+        raise RuntimeError(f"unexpected response: {what}")
+
+
+async def _cpu_per_request(send: Any, count: int) -> float:
+    """Return the process CPU time per request, in ms, of `count` sequential requests."""
+    started = time.process_time()
+    for _ in range(count):
+        await send()
+    return (time.process_time() - started) / count * 1000
+
+
+async def waiting_page_cpu(harness: Harness, count: int = 300) -> dict[str, float]:
+    """Measure the CPU cost of unauthenticated cross-device waiting pages (issue #12 target 5).
+
+    Requests go one at a time over loopback; server and client share this process, so every
+    figure includes the client's share, and a static file shows that floor. Returns ms per
+    request by kind and prints them.
+    """
+    hass = harness.hass
+    domain = hass.data[DATA_DOMAIN]
+    client = cast(FloodClient, harness.client)
+    query = {**authorize_query(), "device_login": "true"}
+    kept = domain.device_logins
+    # Unlimited creations from this one address, to measure a page that creates a login.
+    domain.device_logins = DeviceLoginStore(creations_per_source=10**9, creations_per_network=10**9)
+
+    async def get(path: str, **options: Any) -> int:
+        response = await client.session.get(path, allow_redirects=False, **options)
+        await response.read()
+        return response.status
+
+    async def new_login() -> None:
+        _expect(await get(WELCOME_PATH, params=query) == 200, "waiting page")
+
+    async def huge_host() -> None:
+        # issue #14 §3: a 2 KB Host header once made a version-37 QR code per request.
+        status = await get(WELCOME_PATH, params=query, headers={"Host": "a" * 2000})
+        _expect(status == 400, "waiting page with a 2 KB Host")
+
+    async def static() -> None:
+        _expect(await get("/auth/oidc/static/login.css") == 200, "static file")
+
+    async def with_qr_code() -> None:
+        # The waiting page's own browser: the page, then its QR code (rendered once per login).
+        async with aiohttp.ClientSession(
+            base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as browser:
+            page = await browser.get(WELCOME_PATH, params=query)
+            qr_url = re.search(r'<img src="([^"]+)"', await page.text())
+            _expect(qr_url is not None, "waiting page without QR code")
+            qr_code = await browser.get(html.unescape(qr_url[1] if qr_url else ""))
+            _expect(qr_code.status == 200, "QR code")
+            await qr_code.read()
+
+    figures: dict[str, float] = {}
+    try:
+        for _ in range(2):  # warm-up round, then the measured one
+            figures = {
+                "static file (floor)": await _cpu_per_request(static, count),
+                "waiting page, new login": await _cpu_per_request(new_login, count),
+                "waiting page, 2 KB Host": await _cpu_per_request(huge_host, count),
+                "page + its QR code": await _cpu_per_request(with_qr_code, max(10, count // 10)),
+            }
+        domain.device_logins = DeviceLoginStore()  # the real limits
+        await _cpu_per_request(new_login, CREATIONS_PER_SOURCE)
+        figures["waiting page, over the limit"] = await _cpu_per_request(
+            lambda: get(WELCOME_PATH, params=query), count
+        )
+    finally:
+        domain.device_logins = kept
+    for name, value in figures.items():
+        print(f"cpu {name:<29} {value:6.2f} ms/request")
+    return figures
 
 
 async def bench(options: Options) -> None:
@@ -207,6 +294,8 @@ async def report(harness: Harness, options: Options) -> None:
     hass, provider = harness.hass, harness.provider
     await harness.login_ok()  # one real login: every code path imported and warmed
     await cast(FloodClient, harness.client).forget_cookies()
+    if options.waiting_page_cpu:
+        await waiting_page_cpu(harness, options.waiting_page_cpu)
     warm_up = min(5000, options.requests // 10)
     await run_flood(harness, warm_up, options)
     await asyncio.sleep(2)  # let delayed storage writes of the set-up and the login happen
@@ -284,10 +373,25 @@ def main() -> None:
     parser.add_argument(
         "--kinds", nargs="+", choices=names, default=[], help="only these requests (default all)"
     )
+    parser.add_argument(
+        "--waiting-page-cpu",
+        type=int,
+        default=300,
+        metavar="N",
+        help="first measure CPU per cross-device waiting page over N requests (0: skip)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, handlers=[_FormattingNullHandler()])
     asyncio.run(
-        bench(Options(args.requests, args.concurrency, args.tracemalloc, frozenset(args.kinds)))
+        bench(
+            Options(
+                args.requests,
+                args.concurrency,
+                args.tracemalloc,
+                frozenset(args.kinds),
+                args.waiting_page_cpu,
+            )
+        )
     )
 
 

@@ -1430,11 +1430,6 @@ async def start_device_login(harness: Harness, waiting: Any, **client: str) -> s
     return found.group(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the cross-device confirmation page never names the client (client_id) that "
-    "will receive the login; it shows the waiting page's self-reported User-Agent as the device",
-)
 async def test_device_confirmation_names_a_third_party_client(
     harness: Harness, provider: FakeProvider, new_browser: Any
 ) -> None:

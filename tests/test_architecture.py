@@ -58,6 +58,9 @@ ALLOWED_ELSEWHERE = {
         "documented as homeassistant.components.http.StaticPathConfig, which mypy cannot see "
         "re-exported; imported from the module that defines it"
     ),
+    ("device_views.py", "homeassistant.components", "persistent_notification"): (
+        "the persistent_notification integration's async_create, how integrations notify admins"
+    ),
     ("person.py", "homeassistant.components.person", "async_create_person"): (
         "the person integration's helper, the one way to link a person to a user"
     ),

@@ -20,6 +20,7 @@ from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_RECONFIGURE, SOUR
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.helpers.selector import SelectSelector
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -34,7 +35,11 @@ from custom_components.auth_oidc.config_flow import (
 from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.oidc import DiscoveryError, ErrorCode
 from custom_components.auth_oidc.presets import PRESETS
-from custom_components.auth_oidc.settings import SETTINGS_SCHEMA, settings_from_config
+from custom_components.auth_oidc.settings import (
+    SETTINGS_SCHEMA,
+    DeviceLoginMode,
+    settings_from_config,
+)
 from tests.fake_provider import FakeProvider
 from tests.oidc.support import self_signed_tls
 from tests.test_views import authorize_query, login, onboarded, redeem, setup_integration
@@ -169,6 +174,12 @@ def assert_translated(result: Any, section: str = "config") -> None:
     for key in result["data_schema"].schema:
         assert str(key) in step["data"], f"{result['step_id']}: label for {key}"
         assert str(key) in step["data_description"], f"{result['step_id']}: description of {key}"
+        selector = result["data_schema"].schema[key]
+        if isinstance(selector, SelectSelector) and (
+            name := selector.config.get("translation_key")
+        ):
+            options = STRINGS["selector"][name]["options"]
+            assert set(selector.config["options"]) <= set(options), name
     for error in (result["errors"] or {}).values():
         assert error in strings["error"], error
         texts.append(strings["error"][error])
@@ -835,6 +846,8 @@ async def test_options_change_roles_claims_and_features_with_a_reload(
     assert suggested(result, "admin_group") == "admins"
     assert suggested(result, "groups_scope") == "groups"
     assert suggested(result, "automatic_person_creation") is True
+    # Cross-device login: local network only unless the admin chooses otherwise.
+    assert suggested(result, "device_login") == "local"
     # Nothing is suggested for an unset group.
     assert suggested(result, "user_group") is None
     new = {
@@ -849,6 +862,7 @@ async def test_options_change_roles_claims_and_features_with_a_reload(
         "automatic_person_creation": False,
         "default_redirect": True,
         "force_https": True,
+        "device_login": "anywhere",
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], new)
     assert_translated(result, "options")
@@ -878,12 +892,14 @@ async def test_options_change_roles_claims_and_features_with_a_reload(
     assert settings.features.automatic_person_creation is False
     assert settings.features.default_redirect is True
     assert settings.features.force_https is True
+    assert settings.features.device_login is DeviceLoginMode.ANYWHERE
     assert hass.auth.get_auth_provider(DOMAIN, provider.issuer) is entry.runtime_data.provider
 
     # The form shows the saved options next time.
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert suggested(result, "user_group") == "ha-users"
     assert suggested(result, "additional_scopes") == "offline_access"
+    assert suggested(result, "device_login") == "anywhere"
 
 
 async def test_reconfigure_changes_client_and_reloads(

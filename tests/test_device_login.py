@@ -10,23 +10,32 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from ipaddress import ip_address
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pyqrcode
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from homeassistant.auth.const import GROUP_ID_ADMIN
+from homeassistant.components import persistent_notification
 from homeassistant.components.auth import DATA_STORE
 from homeassistant.components.http.ban import KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from homeassistant.util.network import is_local
+from pytest_homeassistant_custom_component.common import async_capture_events
 
-from custom_components.auth_oidc.const import DOMAIN
+from custom_components.auth_oidc.const import DEVICE_APPROVED_EVENT, DOMAIN
 from custom_components.auth_oidc.device_login import (
     CODE_ALPHABET,
+    CREATIONS_PER_SOURCE,
     MAX_CLAIMS,
+    STREAMS_PER_LOGIN,
     AttemptLimiter,
     DeviceDescription,
+    DeviceLogin,
     DeviceLoginStore,
     EntryOutcome,
     Network,
@@ -38,6 +47,7 @@ from custom_components.auth_oidc.device_login import (
     source_key,
 )
 from custom_components.auth_oidc.login_state import ClientRequest
+from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.fake_provider import FakeProvider
 from tests.test_views import onboarded, provider
@@ -74,6 +84,7 @@ WEB_QUERY = {
 CODE_PATTERN = re.compile(r'id="device-code"[^>]*>([A-Z0-9]{4}-[A-Z0-9]{4})<')
 BAN_THRESHOLD = 1000
 APPROVER_IP = "198.51.100.23"
+APPROVAL_URL = "https://ha.example.com/auth/oidc/device"
 
 __all__ = ["onboarded", "provider"]  # fixtures shared with test_views
 
@@ -335,31 +346,66 @@ def test_networks_are_masked() -> None:
     assert source_key("203.0.113.77") == "203.0.113.77"
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.1.2.3",
+        "172.31.0.1",
+        "192.168.1.20",
+        "127.0.0.1",
+        "169.254.1.1",
+        "8.8.8.8",
+        "100.64.0.1",
+        "fd12::1",
+        "fc00::1",
+        "::1",
+        "fe80::1",
+        "2001:db8::1",
+        "::ffff:192.168.1.2",
+    ],
+)
+def test_local_networks_are_home_assistants(address: str) -> None:
+    network = masked_network(address)
+    assert network is not None
+    parsed = ip_address(address)
+    unwrapped = getattr(parsed, "ipv4_mapped", None) or parsed
+    assert network.local is is_local(unwrapped)
+
+
 def client_request() -> ClientRequest:
     return ClientRequest(APPS["ios"][0], APP_REDIRECT, "s", None, None)
+
+
+def create(store: DeviceLoginStore, remote: str) -> tuple[DeviceLogin, str]:
+    """Start a cross-device login in the store (not refused by its creation limits)."""
+    created = store.create(
+        client_request(), user_agent="", remote=remote, approval_url=APPROVAL_URL
+    )
+    assert created is not None
+    return created
 
 
 def test_store_is_bounded_per_source_and_overall() -> None:
     clock = Clock()
     store = DeviceLoginStore(cap=10, per_source_cap=3, clock=clock)
-    first, _ = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    first, _ = create(store, "203.0.113.1")
     for _ in range(5):
-        store.create(client_request(), user_agent="", remote="203.0.113.1")
+        create(store, "203.0.113.1")
     assert len(store) == 3  # one network cannot fill the store
     outcome, _, _ = store.enter_code(first.code, "x", lambda _: None)
     assert outcome is EntryOutcome.INVALID  # evicted: its code is gone as well
     for number in range(20):
-        store.create(client_request(), user_agent="", remote=f"198.51.100.{number}")
+        create(store, f"198.51.100.{number}")
     assert len(store) == 10
 
 
 def test_store_expires_codes_and_logins() -> None:
     clock = Clock()
     store = DeviceLoginStore(code_ttl=300, ttl=600, clock=clock)
-    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    login, cookie = create(store, "203.0.113.1")
     clock.now += 301
     assert store.for_waiting_page(login.login_id, cookie) is None
-    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    login, cookie = create(store, "203.0.113.1")
     outcome, claimed, approver = store.enter_code(login.code, "x", lambda _: None)
     assert outcome is EntryOutcome.OK
     assert claimed is login
@@ -373,7 +419,7 @@ def test_store_expires_codes_and_logins() -> None:
 
 def test_store_is_single_use_and_bound_to_both_browsers() -> None:
     store = DeviceLoginStore()
-    login, cookie = store.create(client_request(), user_agent="", remote="203.0.113.1")
+    login, cookie = create(store, "203.0.113.1")
     assert store.for_waiting_page(login.login_id, None) is None
     assert store.for_waiting_page(login.login_id, cookie + "x") is None
     outcome, _, approver = store.enter_code(login.code, "a", lambda _: None)
@@ -394,14 +440,14 @@ def test_limiter_blocks_after_repeated_failures_then_forgives() -> None:
     clock = Clock()
     limiter = AttemptLimiter(max_failures=5, window=900, block=900, cap=3, clock=clock)
     for _ in range(4):
-        assert not limiter.failure("a")
-    assert limiter.failure("a")
+        assert not limiter.count("a")
+    assert limiter.count("a")
     assert limiter.blocked_for("a") == 900
     assert limiter.blocked_for("b") == 0
     clock.now += 901
     assert limiter.blocked_for("a") == 0
     for source in ("b", "c", "d", "e"):
-        limiter.failure(source)
+        limiter.count(source)
     assert len(limiter) == 3
 
 
@@ -423,7 +469,8 @@ async def test_companion_app_welcome_offers_both_ways(
     assert all(char in CODE_ALPHABET + "-" for char in waiting.code)
     origin = str(waiting.response.url.origin())
     assert f'id="device-url">{origin}/auth/oidc/device</p>' in page
-    assert '<svg aria-hidden="true" focusable="false" viewBox=' in page
+    qr_url = attribute(page, "<img src")
+    assert qr_url == f"/auth/oidc/device/qr?login={waiting.login_id}"
     assert 'role="img" aria-label="QR code that opens the approval page' in page
     assert 'role="status" aria-live="polite">Waiting for approval…<' in page
     # One static script of ours; without script, a meta refresh of the waiting page.
@@ -909,10 +956,10 @@ async def test_app_code_is_bound_to_its_pkce_challenge(
 async def test_store_stays_bounded_under_a_flood(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
 ) -> None:
-    await set_up(hass, provider)
+    await set_up(hass, provider, features={"device_login": "anywhere"})
     hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(cap=8, per_source_cap=4)
     client = await hass_client_no_auth()
-    for number in range(12):
+    for number in range(8):
         await open_waiting_page(client)  # all from 127.0.0.1
         await client.get(
             "/auth/oidc/welcome",
@@ -1042,3 +1089,324 @@ async def test_junk_gets_a_clear_refusal(
     assert "javascript:" not in text
     assert "Traceback" not in text
     assert len(hass.data[DATA_DOMAIN].device_logins) == 0
+
+
+# -- remote phishing (RFC 8628 §5.4) and the cost of a waiting page ---------------------------
+
+REMOTE_IP = "203.0.113.5"
+
+
+def notice(page: str) -> str | None:
+    match = re.search(r'id="device-notice">([^<]*)<', page)
+    return html.unescape(match.group(1)) if match else None
+
+
+@pytest.mark.parametrize(
+    ("mode", "local_offered", "remote_offered"),
+    [(None, True, False), ("local", True, False), ("anywhere", True, True), ("off", False, False)],
+)
+async def test_where_a_device_may_wait(
+    hass: HomeAssistant,
+    *,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    mode: str | None,
+    local_offered: bool,
+    remote_offered: bool,
+) -> None:
+    options: dict[str, Any] = {"features": {"device_login": mode}} if mode else {}
+    await set_up(hass, provider, **options)
+    client = await hass_client_no_auth()
+    store = hass.data[DATA_DOMAIN].device_logins
+    for ip, offered in (("192.168.1.20", local_offered), (REMOTE_IP, remote_offered)):
+        where = {"X-Forwarded-For": ip, "User-Agent": APPS["ios"][1]}
+        # The companion app's welcome page: the waiting part only where it is allowed.
+        app = await client.get("/auth/oidc/welcome", params=app_query(), headers=where)
+        page = await app.text()
+        assert app.status == 200, page
+        assert ("Log in on another device" in page) is offered
+        assert ('id="device-code"' in page) is offered
+        assert "Log in with Pocket ID" in page
+        # Every other client's welcome page: the link only where it leads somewhere.
+        web = await (await client.get("/auth/oidc/welcome", params=WEB_QUERY, headers=where)).text()
+        assert ("Log in on another device" in web) is offered
+        # An explicit request from where it is not allowed: a clear, translated refusal.
+        before = len(store)
+        explicit = await client.get(
+            "/auth/oidc/welcome", params={**WEB_QUERY, "device_login": "true"}, headers=where
+        )
+        text = await explicit.text()
+        if offered:
+            assert explicit.status == 200
+            assert len(store) == before + 1
+            continue
+        assert explicit.status == 403, text
+        assert len(store) == before
+        assert 'id="device-code"' not in text
+        expected = (
+            "Logging in on another device is turned off here."
+            if mode == "off"
+            else "Logging in on another device is only available on your home network."
+        )
+        assert (notice(text) or "").startswith(expected), text
+        assert "Log in with Pocket ID" in text
+        assert "<script" not in text
+    assert len(store) == int(local_offered) * 2 + int(remote_offered) * 2
+
+
+async def test_refusal_is_translated(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    response = await (await hass_client_no_auth()).get(
+        "/auth/oidc/welcome",
+        params={**WEB_QUERY, "device_login": "true"},
+        headers={"X-Forwarded-For": REMOTE_IP, "Accept-Language": "de"},
+    )
+    assert response.status == 403
+    assert notice(await response.text()) == (
+        "Die Anmeldung auf einem anderen Gerät ist nur in deinem Heimnetz verfügbar. Melde "
+        "dich hier an oder verbinde dieses Gerät zuerst mit deinem Heimnetz."
+    )
+
+
+async def test_home_assistant_cloud_counts_as_remote(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    client = await hass_client_no_auth()
+    with patch("custom_components.auth_oidc.views.is_cloud_connection", return_value=True):
+        response = await client.get("/auth/oidc/welcome", params=app_query())
+    assert 'id="device-code"' not in await response.text()
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 0
+
+
+async def test_confirmation_warns_when_the_networks_differ_and_names_the_client(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    phone = await hass_client_no_auth()
+    waiting = await open_waiting_page(phone)  # from 127.0.0.1
+    page = await confirmation_page(hass, await hass_client_no_auth(), provider, waiting.code)
+    assert re.search(r'class="warning" role="alert" id="confirm-other-network">', page)
+    assert "are on different networks" in page
+    assert f'id="confirm-client">{APPS["ios"][0]}<' in page
+    # Same network: no such warning.
+    waiting = await open_waiting_page(phone)
+    page = await confirmation_page(
+        hass, await hass_client_no_auth(), provider, waiting.code, ip="127.0.0.9"
+    )
+    assert 'id="confirm-other-network"' not in page
+    assert 'id="confirm-network">127.0.0.0/24 (local network)<' in page
+
+
+async def test_every_approval_is_announced(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    events = async_capture_events(hass, DEVICE_APPROVED_EVENT)
+    notifications: list[Any] = []
+    persistent_notification.async_register_callback(
+        hass, lambda _, added: notifications.extend(added.values())
+    )
+    phone = await hass_client_no_auth()
+    laptop = await hass_client_no_auth()
+    denied = await open_waiting_page(phone)
+    await decide(laptop, await confirmation_page(hass, laptop, provider, denied.code), "deny")
+    await hass.async_block_till_done()
+    assert events == []
+    assert notifications == []
+
+    waiting = await open_waiting_page(phone)
+    await decide(laptop, await confirmation_page(hass, laptop, provider, waiting.code), "approve")
+    await hass.async_block_till_done()
+    [event] = events
+    assert event.data["account"] == "Alice Admin"
+    assert event.data["username"] == "alice"
+    assert event.data["device"] == "Home Assistant iOS app (iPhone)"
+    assert event.data["client_id"] == APPS["ios"][0]
+    assert event.data["network"] == "127.0.0.0/24"
+    assert event.data["approver_network"] == "198.51.100.0/24"
+    assert event.data["different_networks"] is True
+    assert dt_util.parse_datetime(event.data["time"]) is not None
+    [notification] = notifications
+    assert notification["title"] == "Sign-in approved on another device"
+    message = notification["message"]
+    for shown in (
+        "Alice Admin",
+        "Home Assistant iOS app (iPhone)",
+        "127.0.0.0/24",
+        APPROVER_IP[:10],
+    ):
+        assert shown in message
+    # No code, cookie or token in either.
+    cookie = next(iter(cookies_of(waiting.response).values())).value
+    for secret in (waiting.code, waiting.code.replace("-", ""), cookie, waiting.login_id):
+        assert secret not in message
+        assert secret not in repr(event.data)
+
+
+async def test_qr_code_is_rendered_once_per_login_and_only_for_its_page(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    rendered: list[str] = []
+
+    def counting_qr_svg(data: str) -> bytes:
+        rendered.append(data)
+        return qr_svg(data)
+
+    phone = await hass_client_no_auth()
+    with patch("custom_components.auth_oidc.device_views.qr_svg", counting_qr_svg):
+        waiting = await open_waiting_page(phone)
+        # The page itself renders none; a reload (no script) neither.
+        assert (await phone.get(waiting.wait_url)).status == 200
+        assert rendered == []
+        qr_url = attribute(waiting.page, "<img src")
+        assert (await (await hass_client_no_auth()).get(qr_url)).status == 404
+        first = await phone.get(qr_url)
+        second = await phone.get(qr_url)
+    assert first.status == second.status == 200
+    assert first.content_type == "image/svg+xml"
+    assert first.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert first.headers["Cache-Control"] == "no-store"
+    image = await first.read()
+    assert image == await second.read()
+    origin = str(waiting.response.url.origin())
+    assert rendered == [f"{origin}/auth/oidc/device?code={waiting.code}"]
+    # The image is the QR code of exactly that URL.
+    assert qr_modules(image) == [
+        [bool(module) for module in row] for row in pyqrcode.create(rendered[0], error="M").code
+    ]
+    assert b"<script" not in image
+
+
+def qr_modules(svg: bytes) -> list[list[bool]]:
+    """Read the dark modules back from the SVG path (runs "M<x> <y>h<n>v1h-<n>z")."""
+    size = int(re.search(rb'viewBox="0 0 (\d+) ', svg).group(1)) - 8  # type: ignore[union-attr]
+    grid = [[False] * size for _ in range(size)]
+    for x, y, length in re.findall(rb"M(\d+) (\d+)h(\d+)v1h-\d+z", svg):
+        for column in range(int(x) - 4, int(x) - 4 + int(length)):
+            grid[int(y) - 4][column] = True
+    return grid
+
+
+async def test_approval_url_comes_from_a_valid_short_origin(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    client = await hass_client_no_auth()
+    for host in ("a" * 2000 + ".example.com", "evil.example.com/x?", "bad_host.example.com"):
+        response = await client.get(
+            "/auth/oidc/welcome", params=app_query(), headers={"Host": host}
+        )
+        page = await response.text()
+        assert response.status == 200, (host[:30], page)
+        assert 'id="device-code"' not in page, (
+            host[:30],
+            re.findall(r'id="device-url">[^<]*', page),
+        )
+        assert (notice(page) or "").startswith("Logging in on another device is not available at")
+        explicit = await client.get(
+            "/auth/oidc/welcome",
+            params={**WEB_QUERY, "device_login": "true"},
+            headers={"Host": host},
+        )
+        assert explicit.status == 400
+    assert len(hass.data[DATA_DOMAIN].device_logins) == 0
+    waiting = await open_waiting_page(client)
+    assert f'id="device-url">{waiting.response.url.origin()}/auth/oidc/device</p>' in waiting.page
+
+
+async def test_waiting_page_creations_are_limited_per_source(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider, features={"device_login": "anywhere"})
+    client = await hass_client_no_auth()
+    store = hass.data[DATA_DOMAIN].device_logins
+
+    async def ask(ip: str) -> ClientResponse:
+        response: ClientResponse = await client.get(
+            "/auth/oidc/welcome",
+            params={**WEB_QUERY, "device_login": "true"},
+            headers={"X-Forwarded-For": ip},
+        )
+        return response
+
+    # One IPv6 /64 is one source, whatever the interface identifier.
+    for number in range(CREATIONS_PER_SOURCE):
+        assert (await ask(f"2001:db8:1:2::{number + 1:x}")).status == 200
+    refused = await ask("2001:db8:1:2::ffff")
+    assert refused.status == 429
+    assert (notice(await refused.text()) or "").startswith(
+        "Too many sign-in codes were requested from your network. Try again in 5 minutes"
+    )
+    assert len(store) == CREATIONS_PER_SOURCE
+    # Another /64, another IPv4 address: not affected.
+    assert (await ask("2001:db8:1:3::1")).status == 200
+    assert (await ask(REMOTE_IP)).status == 200
+    # A companion app over the limit still gets its welcome page.
+    app = await client.get(
+        "/auth/oidc/welcome", params=app_query(), headers={"X-Forwarded-For": "2001:db8:1:2::1"}
+    )
+    assert app.status == 200
+    assert "Log in with Pocket ID" in await app.text()
+
+
+def test_a_flood_from_a_few_networks_does_not_evict_a_waiting_device() -> None:
+    store = DeviceLoginStore(cap=50, creations_per_network=10_000, creations_per_source=10_000)
+    victim, cookie = create(store, "192.168.1.20")
+    # Many sources in 24 networks (IPv4 /24 and IPv6 /48), far past the store's cap.
+    for number in range(2000):
+        network = number % 24
+        remote = (
+            f"203.0.{network}.{number % 250}" if network % 2 else f"2001:db8:{network}:{number}::1"
+        )
+        create(store, remote)
+    assert len(store) == 50
+    assert store.for_waiting_page(victim.login_id, cookie) is victim
+
+
+async def test_device_cookies_are_secure_with_force_https(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider, features={"force_https": True})
+    phone = await hass_client_no_auth()  # plain http behind a TLS proxy that says nothing
+    waiting = await open_waiting_page(phone)
+    [cookie] = cookies_of(waiting.response).values()
+    assert cookie["secure"]
+    assert f'id="device-url">https://{waiting.response.url.host}:' in waiting.page
+    started = await enter_code(hass, await hass_client_no_auth(), waiting.code)
+    assert started.status == 302
+    approver = [c for name, c in cookies_of(started).items() if "approver" in name]
+    assert approver
+    assert approver[0]["secure"]
+
+
+async def test_event_streams_are_capped_per_login_and_in_total(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await set_up(hass, provider)
+    hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(streams_total=3)
+    phone = await hass_client_no_auth()
+    first = await open_waiting_page(phone)
+    second = await open_waiting_page(phone)
+    sse = {"Accept": "text/event-stream"}
+    streams = [await phone.get(first.events_url, headers=sse) for _ in range(STREAMS_PER_LOGIN)]
+    assert [stream.status for stream in streams] == [200] * STREAMS_PER_LOGIN
+    over = await phone.get(first.events_url, headers=sse)
+    assert over.status == 429
+    assert over.headers["Retry-After"] == "2"
+    assert "poll" in await over.text()
+    # Polling still answers.
+    assert await status_of(first) == (200, {"status": "waiting"})
+    assert (await phone.get(second.events_url, headers=sse)).status == 200
+    assert (await phone.get(second.events_url, headers=sse)).status == 429  # 3 in total
+    # A stream that ends frees its place.
+    streams[0].close()
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        retry = await phone.get(second.events_url, headers=sse)
+        if retry.status == 200:
+            break
+    assert retry.status == 200

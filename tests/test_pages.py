@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from custom_components.auth_oidc.pages import choose_language
+from custom_components.auth_oidc.views import DEVICE_REFUSAL_STATUS
 
 PACKAGE = Path(__file__).parents[1] / "custom_components" / "auth_oidc"
 
@@ -86,6 +87,7 @@ def test_templates_use_only_existing_nested_keys() -> None:
         f"device_errors.{outcome}"
         for outcome in ("code_malformed", "code_invalid", "code_used", "blocked")
     } <= flat
+    assert {f"device_unavailable.{refusal}" for refusal in DEVICE_REFUSAL_STATUS} <= flat
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,10 @@ import pytest
 import voluptuous as vol
 
 from custom_components.auth_oidc.settings import (
+    DeviceLoginMode,
     Features,
     Settings,
+    settings_from_config,
     validate_settings,
 )
 
@@ -60,6 +62,32 @@ def test_every_documented_yaml_key_is_accepted(tmp_path: Path) -> None:
     assert settings.network.tls_ca_path == str(ca_file)
 
 
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        (False, DeviceLoginMode.OFF),  # YAML 1.1 reads a bare `off` as false
+        ("off", DeviceLoginMode.OFF),
+        ("Local", DeviceLoginMode.LOCAL),
+        ("anywhere", DeviceLoginMode.ANYWHERE),
+    ],
+)
+def test_device_login_modes(value: object, mode: DeviceLoginMode) -> None:
+    config = {"client_id": "ha", "discovery_url": DISCOVERY, "features": {"device_login": value}}
+    assert validate_settings(config).features.device_login is mode
+
+
+def test_device_login_defaults_to_local_network_only() -> None:
+    settings = validate_settings({"client_id": "ha", "discovery_url": DISCOVERY})
+    assert settings.features.device_login is DeviceLoginMode.LOCAL
+    # Entries saved before the option existed have no such key.
+    assert (
+        settings_from_config(
+            {"client_id": "ha", "discovery_url": DISCOVERY, "features": {}}
+        ).features.device_login
+        is DeviceLoginMode.LOCAL
+    )
+
+
 def test_additional_scopes_as_string_and_groups_scope_disabled() -> None:
     settings = validate_settings(
         {
@@ -97,6 +125,14 @@ def test_additional_scopes_as_string_and_groups_scope_disabled() -> None:
         (
             {"client_id": "ha", "discovery_url": DISCOVERY, "features": {"force_https": "maybe"}},
             "force_https",
+        ),
+        (
+            {"client_id": "ha", "discovery_url": DISCOVERY, "features": {"device_login": True}},
+            "device_login",
+        ),
+        (
+            {"client_id": "ha", "discovery_url": DISCOVERY, "features": {"device_login": "lan"}},
+            "device_login",
         ),
         (
             {"client_id": "ha", "discovery_url": DISCOVERY, "additional_scopes": ["a b"]},

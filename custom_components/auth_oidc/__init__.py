@@ -21,6 +21,7 @@ from .device_views import (
     DeviceApproveView,
     DeviceConfirmView,
     DeviceEventsView,
+    DeviceQRView,
     DeviceWaitView,
 )
 from .hass_auth import intercept_get_route, register_provider, unregister_provider
@@ -62,7 +63,13 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     hass.http.register_view(CallbackView())
     hass.http.register_view(InspectView())
     hass.http.register_view(BackchannelLogoutView())
-    for view in (DeviceApproveView(), DeviceConfirmView(), DeviceWaitView(), DeviceEventsView()):
+    for view in (
+        DeviceApproveView(),
+        DeviceConfirmView(),
+        DeviceWaitView(),
+        DeviceEventsView(),
+        DeviceQRView(),
+    ):
         hass.http.register_view(view)
     if not intercept_get_route(hass, AUTHORIZE_PATH, authorize_interceptor):
         if "frontend" in hass.config.components:

@@ -53,7 +53,13 @@ from .oidc import (
 from .oidc.urls import is_secure_url
 from .presets import PRESETS, Preset, PresetInputError, UrlField
 from .runtime import DATA_DOMAIN
-from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
+from .settings import (
+    DEFAULT_DEVICE_LOGIN,
+    SETTINGS_SCHEMA,
+    DeviceLoginMode,
+    Settings,
+    settings_from_config,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,6 +140,13 @@ OPTIONS_SCHEMA: Final = ROLES_SCHEMA.extend(
         vol.Optional("additional_scopes"): _TEXT,
         **LINKING_SCHEMA.schema,
         vol.Optional("force_https", default=False): _BOOLEAN,
+        vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): SelectSelector(
+            SelectSelectorConfig(
+                options=[mode.value for mode in DeviceLoginMode],
+                mode=SelectSelectorMode.LIST,
+                translation_key="device_login",
+            )
+        ),
     }
 )
 
@@ -317,6 +330,7 @@ def _form_values(settings: Settings) -> dict[str, Any]:
         "automatic_person_creation": settings.features.automatic_person_creation,
         "default_redirect": settings.features.default_redirect,
         "force_https": settings.features.force_https,
+        "device_login": settings.features.device_login.value,
     }
     return {key: value for key, value in values.items() if value is not None}
 
@@ -704,6 +718,7 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
             options["additional_scopes"] = str(user_input.get("additional_scopes") or "")
             options["features"] = _features(current["features"], user_input) | {
                 "force_https": user_input["force_https"],
+                "device_login": user_input["device_login"],
                 "include_groups_scope": bool(options["groups_scope"]),
             }
             validated, errors, detail = _validate(current | options, OPTIONS_SCHEMA)

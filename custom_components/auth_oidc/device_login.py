@@ -13,11 +13,12 @@ import hmac
 import re
 import secrets
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from urllib.parse import urlsplit
 
 from .identity import Identity
 from .login_state import ClientRequest, hash_binding, new_browser_binding
@@ -31,8 +32,20 @@ MAX_CODE_INPUT = 32
 CODE_TTL = 300.0
 DEVICE_LOGIN_TTL = 600.0
 DEVICE_LOGIN_CAP = 500
-# One network cannot push everybody else's waiting devices out of the store.
+# Waiting logins one source (IPv4 address, IPv6 /64) may hold; a new one evicts its own oldest.
 PER_SOURCE_CAP = 20
+# New waiting logins per source (IPv4 address, IPv6 /64) and per network (IPv4 /24, IPv6 /48)
+# in a sliding window; beyond that the source or network is refused for a while. Each login
+# costs a QR code once, so this bounds what one address or one network can make us render.
+CREATIONS_PER_SOURCE = 10
+CREATIONS_PER_NETWORK = 30
+CREATION_WINDOW = 300.0
+# Server-sent event streams: one waiting page needs one (a reload may briefly open a second).
+STREAMS_PER_LOGIN = 2
+STREAMS_TOTAL = 100
+# The approval URL is shown and encoded in the QR code: a valid origin of bounded length
+# (RFC 3986 §3.2.2 host, RFC 1035 §2.3.4 label and name lengths) keeps the QR code small.
+MAX_APPROVAL_URL = 160
 # How often the approving browser may (re)start the provider login for one code.
 MAX_CLAIMS = 3
 # Wrong codes per approving network before it is blocked for a while.
@@ -48,7 +61,8 @@ COMPANION_APP_CLIENTS = {
     "https://home-assistant.io/android": "android_app",
 }
 
-# Home networks: RFC 1918, RFC 4193 (ULA), loopback, link-local (as homeassistant.util.network).
+# Home networks exactly as homeassistant.util.network.is_local: RFC 1918, fd00::/8 (ULA),
+# loopback, link-local (IPv4-mapped addresses are unwrapped before the test).
 LOCAL_NETWORKS = tuple(
     ip_network(cidr)
     for cidr in (
@@ -57,11 +71,12 @@ LOCAL_NETWORKS = tuple(
         "192.168.0.0/16",
         "127.0.0.0/8",
         "169.254.0.0/16",
-        "fc00::/7",
+        "fd00::/8",
         "::1/128",
         "fe80::/10",
     )
 )
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _SEPARATORS = re.compile(r"[\s\-]+")
 _APP_AGENT = re.compile(r"Home ?Assistant", re.IGNORECASE)
 _PLATFORMS = (
@@ -145,6 +160,21 @@ class DeviceLogin:
     entry_id: str | None = None
     identity: Identity | None = None
     approver_network: Network | None = None
+    approval_url: str = ""
+    # Rendered once, when the waiting page first asks for it (see DeviceQRView).
+    qr_code: bytes | None = field(default=None, repr=False)
+
+    @property
+    def prefilled_url(self) -> str:
+        """Return the approval URL with this login's code filled in (for the QR code)."""
+        return f"{self.approval_url}?code={self.display_code}"
+
+    @property
+    def different_networks(self) -> bool:
+        """Tell whether the waiting device and the approving browser seem to be apart."""
+        if self.network is None or self.approver_network is None:
+            return True
+        return self.network.cidr != self.approver_network.cidr
 
     @property
     def display_code(self) -> str:
@@ -216,6 +246,42 @@ def masked_network(remote: str | None) -> Network | None:
     return Network(str(ip_network(f"{address}/{prefix}", strict=False)), local)
 
 
+def network_key(remote: str | None) -> str:
+    """Return the network that fair eviction and creation limits group by: IPv4 /24, IPv6 /48."""
+    network = masked_network(remote)
+    return network.cidr if network else "unknown"
+
+
+def approval_url(scheme: str, authority: str, path: str, *, force_https: bool) -> str | None:
+    """Return the approval URL on the origin a browser reached, or None if malformed or long."""
+    if len(authority) > MAX_APPROVAL_URL or any(char in authority for char in "/?#@\\"):
+        return None
+    try:
+        parts = urlsplit(f"//{authority}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or scheme not in ("http", "https"):
+        return None
+    if force_https:
+        scheme, port = "https", None if port in (80, 443) else port
+    try:
+        address = ip_address(host)
+    except ValueError:
+        # RFC 1123 §2.1 host names: letters, digits and hyphens, 63 per label, 253 in all.
+        name = host.removesuffix(".")
+        if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in name.split(".")):
+            return None
+        authority = name
+    else:
+        authority = f"[{address}]" if isinstance(address, IPv6Address) else str(address)
+    if port is not None and port != (443 if scheme == "https" else 80):
+        authority = f"{authority}:{port}"
+    url = f"{scheme}://{authority}{path}"
+    # The QR code encodes the URL with "?code=XXXX-XXXX".
+    return url if len(url) + len("?code=") + CODE_LENGTH + 1 <= MAX_APPROVAL_URL else None
+
+
 def source_key(remote: str | None) -> str:
     """Return the key that rate limits count by: the IPv4 address or the IPv6 /64."""
     if (address := _address(remote)) is None:
@@ -223,6 +289,11 @@ def source_key(remote: str | None) -> str:
     if isinstance(address, IPv6Address):
         return str(ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+def _network_of(login: DeviceLogin) -> str:
+    """Return the network a login was started from (IPv4 /24, IPv6 /48)."""
+    return login.network.cidr if login.network else "unknown"
 
 
 def _matches(stored_hash: str | None, cookie_value: str | None) -> bool:
@@ -234,14 +305,14 @@ def _matches(stored_hash: str | None, cookie_value: str | None) -> bool:
 
 @dataclass(slots=True)
 class _Attempts:
-    """Recent failures of one source and until when it is blocked."""
+    """Recent events (wrong codes, new logins) of one source and until when it is blocked."""
 
-    failures: deque[float] = field(default_factory=deque)
+    events: deque[float] = field(default_factory=deque)
     blocked_until: float = 0.0
 
 
 class AttemptLimiter:
-    """Count wrong codes per source; too many in a window block the source for a while."""
+    """Count events per source; too many in a window block the source for a while."""
 
     def __init__(
         self,
@@ -271,19 +342,19 @@ class AttemptLimiter:
             return 0.0
         return max(0.0, attempts.blocked_until - self._clock())
 
-    def failure(self, source: str) -> bool:
-        """Count a wrong code from `source`; return whether it is blocked now."""
+    def count(self, source: str) -> bool:
+        """Count an event from `source`; return whether it is blocked now."""
         now = self._clock()
         attempts = self._sources.pop(source, None) or _Attempts()
-        self._sources[source] = attempts  # most recently failed last
+        self._sources[source] = attempts  # most recently counted last
         while len(self._sources) > self._cap:
             self._sources.popitem(last=False)
-        while attempts.failures and attempts.failures[0] <= now - self._window:
-            attempts.failures.popleft()
-        attempts.failures.append(now)
-        if len(attempts.failures) >= self._max_failures:
+        while attempts.events and attempts.events[0] <= now - self._window:
+            attempts.events.popleft()
+        attempts.events.append(now)
+        if len(attempts.events) >= self._max_failures:
             attempts.blocked_until = now + self._block
-            attempts.failures.clear()
+            attempts.events.clear()
         return attempts.blocked_until > now
 
 
@@ -297,6 +368,10 @@ class DeviceLoginStore:
         ttl: float = DEVICE_LOGIN_TTL,
         cap: int = DEVICE_LOGIN_CAP,
         per_source_cap: int = PER_SOURCE_CAP,
+        creations_per_source: int = CREATIONS_PER_SOURCE,
+        creations_per_network: int = CREATIONS_PER_NETWORK,
+        streams_per_login: int = STREAMS_PER_LOGIN,
+        streams_total: int = STREAMS_TOTAL,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         limiter: AttemptLimiter | None = None,
@@ -311,6 +386,22 @@ class DeviceLoginStore:
         self._items: OrderedDict[str, DeviceLogin] = OrderedDict()
         self._by_code: dict[str, str] = {}
         self.limiter = limiter or AttemptLimiter(clock=clock)
+        # A source or network that started too many logins waits a whole window.
+        self._source_creations = AttemptLimiter(
+            max_failures=creations_per_source + 1,
+            window=CREATION_WINDOW,
+            block=CREATION_WINDOW,
+            clock=clock,
+        )
+        self._network_creations = AttemptLimiter(
+            max_failures=creations_per_network + 1,
+            window=CREATION_WINDOW,
+            block=CREATION_WINDOW,
+            clock=clock,
+        )
+        self._streams_per_login = streams_per_login
+        self._streams_total = streams_total
+        self._streams: Counter[str] = Counter()
 
     def __len__(self) -> int:
         """Return how many cross-device logins are held."""
@@ -325,17 +416,39 @@ class DeviceLoginStore:
         """Return the store's clock reading."""
         return self._clock()
 
+    def creation_blocked_for(self, remote: str | None) -> float:
+        """Return how many seconds `remote` must wait before it may start a login (0: now)."""
+        return max(
+            self._source_creations.blocked_for(source_key(remote)),
+            self._network_creations.blocked_for(network_key(remote)),
+        )
+
     def create(
-        self, client: ClientRequest, *, user_agent: str, remote: str | None
-    ) -> tuple[DeviceLogin, str]:
-        """Start a cross-device login; return it and the waiting page's cookie value."""
-        self._drop_expired()
+        self,
+        client: ClientRequest,
+        *,
+        user_agent: str,
+        remote: str | None,
+        approval_url: str,
+    ) -> tuple[DeviceLogin, str] | None:
+        """Start a cross-device login; return it and the waiting page's cookie value.
+
+        None when the source or its network has started too many logins lately.
+        """
+        if self.creation_blocked_for(remote) > 0:
+            return None
         source = source_key(remote)
+        # Every creation counts for both; the one past either limit is refused and blocks.
+        source_full = self._source_creations.count(source)
+        network_full = self._network_creations.count(network_key(remote))
+        if source_full or network_full:
+            return None
+        self._drop_expired()
         same_source = [item for item in self._items.values() if item.source == source]
         for oldest in same_source[: max(0, len(same_source) - self._per_source_cap + 1)]:
             self._remove(oldest)
         while len(self._items) >= self._cap:
-            self._remove(next(iter(self._items.values())))
+            self._remove(self._fair_victim())
         code = new_code()
         while code in self._by_code:
             code = new_code()
@@ -350,6 +463,7 @@ class DeviceLoginStore:
             network=masked_network(remote),
             created=self._clock(),
             created_at=self._wall_clock(),
+            approval_url=approval_url,
         )
         self._items[login.login_id] = login
         self._by_code[code] = login.login_id
@@ -384,7 +498,7 @@ class DeviceLoginStore:
         login_id = self._by_code.get(code)
         # Unknown, expired and no longer enterable codes all count as wrong.
         if (login := self._fresh(login_id) if login_id else None) is None:
-            self.limiter.failure(source)
+            self.limiter.count(source)
             return EntryOutcome.INVALID, None, None
         if login.status is DeviceStatus.WAITING:
             cookie_value, binding_hash = new_browser_binding()
@@ -443,6 +557,30 @@ class DeviceLoginStore:
             return False
         self._remove(login)
         return True
+
+    def open_stream(self, login: DeviceLogin) -> bool:
+        """Count a server-sent event stream of a waiting page; False when over a cap."""
+        if (
+            self._streams[login.login_id] >= self._streams_per_login
+            or self._streams.total() >= self._streams_total
+        ):
+            return False
+        self._streams[login.login_id] += 1
+        return True
+
+    def close_stream(self, login: DeviceLogin) -> None:
+        """Forget a stream that ended."""
+        self._streams[login.login_id] -= 1
+        if self._streams[login.login_id] <= 0:
+            del self._streams[login.login_id]
+
+    def _fair_victim(self) -> DeviceLogin:
+        """Return the oldest login of the network that holds the most (fair eviction)."""
+        # A flood pushes out its own logins first: to evict a network that waits with one
+        # login, an attacker must hold logins from as many networks as the store has room.
+        held = Counter(_network_of(item) for item in self._items.values())
+        crowded = max(held.values())
+        return next(item for item in self._items.values() if held[_network_of(item)] == crowded)
 
     def _fresh(self, login_id: str) -> DeviceLogin | None:
         """Return the login with this id unless it has expired (expired ones are dropped)."""

@@ -8,15 +8,19 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.hdrs import ACCEPT
+from homeassistant.components import persistent_notification
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util import dt as dt_util
 from multidict import MultiMapping
 
 from .const import (
+    DEVICE_APPROVED_EVENT,
     DEVICE_APPROVER_COOKIE,
     DEVICE_CONFIRM_PATH,
     DEVICE_EVENTS_PATH,
     DEVICE_PATH,
+    DEVICE_QR_PATH,
     DEVICE_WAIT_PATH,
     DEVICE_WAITING_COOKIE,
 )
@@ -33,7 +37,7 @@ from .device_login import (
 )
 from .hass_auth import count_failed_login
 from .login_state import ClientRequest, DeviceApproval
-from .pages import Translator
+from .pages import SECURITY_HEADERS, Translator, qr_svg
 from .runtime import DATA_DOMAIN, loaded_entries, loaded_entry
 from .views import (
     LoginPageError,
@@ -59,6 +63,12 @@ EVENTS_KEEPALIVE_SECONDS = 10.0
 EVENTS_RETRY_MS = 2000
 OPEN_STATUSES = frozenset({"waiting", "entered"})
 GONE = "gone"  # expired, used, or asked for without the waiting page's cookie
+# The QR code is an image of its own: an SVG with no script, styled by attributes only.
+QR_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Content-Type": "image/svg+xml",
+}
 
 
 def _store(request: web.Request) -> DeviceLoginStore:
@@ -248,6 +258,8 @@ class DeviceConfirmView(HomeAssistantView):
             login.status.value,
             login.identity.display_name if login.identity else "?",
         )
+        if approve:
+            _announce_approval(request.app[KEY_HASS], login)
         return self._done(request, login)
 
     @staticmethod
@@ -274,6 +286,9 @@ class DeviceConfirmView(HomeAssistantView):
             started=_started_label(t, _store(request), login),
             network=network_label(t, login.network),
             approver_network=network_label(t, login.approver_network),
+            # RFC 8628 §5.4: a remote phisher's device is, almost always, somewhere else.
+            different_networks=login.different_networks,
+            client=login.client.client_id,
             code=login.display_code,
             account=account,
             login_id=login.login_id,
@@ -374,7 +389,18 @@ class DeviceEventsView(HomeAssistantView):
         if login is None:
             # A refused stream makes EventSource give up; the script then polls and reloads.
             return web.Response(status=HTTPStatus.NOT_FOUND, headers=headers)
-        return await self._stream(request, headers)
+        store = _store(request)
+        if not store.open_stream(login):
+            # Too many open streams (for this page, or in all): the script polls instead.
+            return web.Response(
+                status=HTTPStatus.TOO_MANY_REQUESTS,
+                text="Too many open event streams; poll this URL for JSON instead.",
+                headers={**headers, "Retry-After": str(EVENTS_RETRY_MS // 1000)},
+            )
+        try:
+            return await self._stream(request, headers)
+        finally:
+            store.close_stream(login)
 
     @staticmethod
     async def _stream(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
@@ -410,3 +436,59 @@ class DeviceEventsView(HomeAssistantView):
         except ConnectionResetError:
             pass  # the page went away
         return response
+
+
+class DeviceQRView(HomeAssistantView):
+    """The waiting page's QR code of the approval URL with the code filled in."""
+
+    url = DEVICE_QR_PATH
+    name = "auth_oidc:device:qr"
+    requires_auth = False
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Return the QR code, rendered once per login; 404 without the page's cookie."""
+        login = _waiting_login(request)
+        if login is None:
+            return web.Response(status=HTTPStatus.NOT_FOUND, headers=SECURITY_HEADERS)
+        if login.qr_code is None:
+            login.qr_code = qr_svg(login.prefilled_url)
+        return web.Response(body=login.qr_code, headers=QR_HEADERS)
+
+
+def _announce_approval(hass: HomeAssistant, login: DeviceLogin) -> None:
+    """Tell the owner of every approval: a persistent notification and an event, no secrets."""
+    # RFC 8628 §5.4: an approval the user did not expect must not go unnoticed.
+    identity = login.identity
+    if identity is None:
+        return
+    t = hass.data[DATA_DOMAIN].pages.language_translator(hass.config.language)
+    approved_at = dt_util.now()
+    network = network_label(t, login.network)
+    approver_network = network_label(t, login.approver_network)
+    hass.bus.async_fire(
+        DEVICE_APPROVED_EVENT,
+        {
+            "account": identity.display_name,
+            "username": identity.username,
+            "device": device_label(t, login.device),
+            "client_id": login.client.client_id,
+            "network": login.network.cidr if login.network else None,
+            "approver_network": (login.approver_network.cidr if login.approver_network else None),
+            "different_networks": login.different_networks,
+            "time": approved_at.isoformat(),
+        },
+    )
+    persistent_notification.async_create(
+        hass,
+        t(
+            "notification_message",
+            account=identity.display_name,
+            device=device_label(t, login.device),
+            client=login.client.client_id,
+            time=approved_at.strftime("%Y-%m-%d %H:%M"),
+            network=network,
+            approver_network=approver_network,
+        ),
+        title=t("notification_title"),
+        notification_id=f"auth_oidc_device_{login.login_id}",
+    )

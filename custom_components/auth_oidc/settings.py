@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,18 @@ BASE_SCOPES = ("openid", "profile", "email")
 SUPPORTED_SIGNING_ALGS = (*ASYMMETRIC_ALGS, *HMAC_ALGS)
 
 
+class DeviceLoginMode(StrEnum):
+    """Where a device waiting for a cross-device login may be (`features.device_login`)."""
+
+    OFF = "off"
+    LOCAL = "local"  # Home Assistant's local networks only (homeassistant.util.network)
+    ANYWHERE = "anywhere"
+
+
+# RFC 8628 §5.4 (remote phishing): by default only a device on the home network may wait.
+DEFAULT_DEVICE_LOGIN = DeviceLoginMode.LOCAL
+
+
 @dataclass(frozen=True, slots=True)
 class Features:
     """Optional behaviour switches (`features:` in YAML)."""
@@ -26,6 +39,7 @@ class Features:
     include_groups_scope: bool = True
     force_https: bool = False
     default_redirect: bool = False
+    device_login: DeviceLoginMode = DEFAULT_DEVICE_LOGIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +129,15 @@ def _optional_group(value: Any) -> str | None:
     return str(vol.All(str, vol.Length(max=256))(value))
 
 
+def _device_login_mode(value: Any) -> str:
+    """Accept off, local or anywhere; YAML 1.1 reads a bare `off` as false."""
+    if value is False:
+        return DeviceLoginMode.OFF.value
+    if isinstance(value, str) and value.strip().lower() in set(DeviceLoginMode):
+        return DeviceLoginMode(value.strip().lower()).value
+    raise vol.Invalid(f"expected one of {', '.join(DeviceLoginMode)}")
+
+
 _NON_EMPTY = vol.All(str, vol.Strip, vol.Length(min=1, max=256))
 
 FEATURES_SCHEMA = vol.Schema(
@@ -125,6 +148,7 @@ FEATURES_SCHEMA = vol.Schema(
         vol.Optional("include_groups_scope", default=True): bool,
         vol.Optional("force_https", default=False): bool,
         vol.Optional("default_redirect", default=False): bool,
+        vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): _device_login_mode,
     }
 )
 CLAIMS_SCHEMA = vol.Schema(
@@ -198,6 +222,14 @@ _SETTINGS_FIELDS = vol.Schema(
 SETTINGS_SCHEMA = vol.All(_SETTINGS_FIELDS, _https_unless_allowed, _hmac_needs_secret)
 
 
+def _features_from_config(features: Mapping[str, Any]) -> Features:
+    """Build the feature switches from validated options (the mode arrives as text)."""
+    values = dict(features)
+    if "device_login" in values:
+        values["device_login"] = DeviceLoginMode(values["device_login"])
+    return Features(**values)
+
+
 def settings_from_config(config: Mapping[str, Any]) -> Settings:
     """Build settings from already-validated options (SETTINGS_SCHEMA output or entry data)."""
     network = config.get("network", {})
@@ -209,7 +241,7 @@ def settings_from_config(config: Mapping[str, Any]) -> Settings:
         id_token_signing_alg=config.get("id_token_signing_alg") or None,
         groups_scope=config.get("groups_scope", DEFAULT_GROUPS_SCOPE),
         additional_scopes=tuple(config.get("additional_scopes", ())),
-        features=Features(**config.get("features", {})),
+        features=_features_from_config(config.get("features", {})),
         claims=ClaimNames(**config.get("claims", {})),
         roles=Roles(**config.get("roles", {})),
         network=Network(

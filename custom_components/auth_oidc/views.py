@@ -23,7 +23,9 @@ Cross-device login (companion apps, passkey-only providers; device_views.py, dev
 GET  /auth/oidc/welcome   For a companion app, or with `device_login=true` (linked from the welcome
                           page of every client), also start a cross-device login: show a short
                           code, the approval URL and a QR code of it, and bind the page to a
-                          secret cookie. This page alone loads static/device.js.
+                          secret cookie. This page alone loads static/device.js. Only where
+                          `features.device_login` allows the device to wait (default: local
+                          network), and a few per address and network at a time.
 GET  /auth/oidc/device    The approval page, in any browser: enter or confirm the code
                           (`?code=` prefills it, never submits it).
 POST /auth/oidc/device    Claim the code for this browser (wrong codes are limited per network
@@ -33,6 +35,8 @@ GET  /auth/oidc/device/confirm   After that login: show the waiting device, when
 POST /auth/oidc/device/confirm   Approve (explicitly confirmed) or deny; nothing is issued here.
 GET  /auth/oidc/device/events    The waiting page's status: server-sent events
                           (text/event-stream) or, for polling, JSON. Only with its cookie.
+GET  /auth/oidc/device/qr        The waiting page's QR code (SVG), rendered once per login. Only
+                          with its cookie.
 GET  /auth/oidc/device/wait      The waiting page itself: no-script fallback (meta refresh) and,
                           once approved, the hand-off of the authorization code to the client,
                           through the same checks as a browser login. Only with its cookie.
@@ -43,6 +47,7 @@ Every failure renders a translated page (4xx), never a stack trace.
 import hashlib
 import json
 import logging
+import math
 from dataclasses import replace
 from http import HTTPStatus
 from ipaddress import ip_address
@@ -55,6 +60,7 @@ from homeassistant.auth.models import AuthFlowContext, Credentials
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
+from homeassistant.helpers.network import is_cloud_connection
 from homeassistant.util.network import is_local
 from multidict import MultiDict, MultiMapping
 from yarl import URL
@@ -69,6 +75,7 @@ from .const import (
     DEVICE_EVENTS_PATH,
     DEVICE_LOGIN_PARAM,
     DEVICE_PATH,
+    DEVICE_QR_PATH,
     DEVICE_WAIT_PATH,
     DEVICE_WAITING_COOKIE,
     DOMAIN,
@@ -77,7 +84,7 @@ from .const import (
     START_PATH,
     WELCOME_PATH,
 )
-from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
+from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin, approval_url
 from .hass_auth import (
     Handler,
     count_failed_login,
@@ -101,9 +108,9 @@ from .login_state import (
     new_browser_binding,
 )
 from .oidc import OIDCError
-from .pages import qr_svg
 from .provider import async_apply_identity
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
+from .settings import DeviceLoginMode
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -112,6 +119,13 @@ MAX_FORM_BYTES = 16 * 1024
 PENDING_COOKIE_MAX_AGE = 600
 # Without script, the waiting page reloads itself this often.
 DEVICE_REFRESH_SECONDS = 5
+# Why a device may not wait here → the status of an explicit `device_login=true` request.
+DEVICE_REFUSAL_STATUS = {
+    "device_off": HTTPStatus.FORBIDDEN,
+    "device_not_local": HTTPStatus.FORBIDDEN,
+    "device_bad_host": HTTPStatus.BAD_REQUEST,
+    "device_busy": HTTPStatus.TOO_MANY_REQUESTS,
+}
 
 # Errors the user can do something about; everything else is "verification failed".
 PROVIDER_UNAVAILABLE_CODES = frozenset(
@@ -264,8 +278,13 @@ def set_device_cookie(
         # Strict: the waiting page's own requests are same-site. Lax: the approving browser
         # comes back from the provider by a cross-site top-level GET (RFC 6265bis §8.8).
         samesite="Strict" if waiting else "Lax",
-        secure=request.url.scheme == "https",
+        secure=request.scheme == "https" or _forces_https(loaded_entries(request.app[KEY_HASS])),
     )
+
+
+def _forces_https(entries: list[OIDCConfigEntry]) -> bool:
+    """Tell whether a provider says browsers reach Home Assistant by https (force_https)."""
+    return any(entry.runtime_data.settings.features.force_https for entry in entries)
 
 
 def _is_local_request(request: web.Request) -> bool:
@@ -274,6 +293,29 @@ def _is_local_request(request: web.Request) -> bool:
         return is_local(ip_address(request.remote or ""))
     except ValueError:
         return False
+
+
+def device_login_mode(entries: list[OIDCConfigEntry]) -> DeviceLoginMode:
+    """Return the strictest cross-device setting of the loaded providers (fail closed)."""
+    order = list(DeviceLoginMode)
+    modes = (entry.runtime_data.settings.features.device_login for entry in entries)
+    return min(modes, key=order.index, default=DeviceLoginMode.OFF)
+
+
+def waiting_device_refusal(request: web.Request, entries: list[OIDCConfigEntry]) -> str | None:
+    """Return why no device may wait for a cross-device login from here, or None if it may."""
+    # RFC 8628 §5.4 (remote phishing): by default only a device on the local network may
+    # wait, so that a stranger cannot show a victim a genuine app's code from afar. "Local"
+    # is Home Assistant's notion (homeassistant.util.network.is_local on the address its
+    # forwarded middleware established from trusted proxies); Home Assistant Cloud is remote.
+    mode = device_login_mode(entries)
+    if mode is DeviceLoginMode.OFF:
+        return "device_off"
+    if mode is DeviceLoginMode.LOCAL and (
+        is_cloud_connection(request.app[KEY_HASS]) or not _is_local_request(request)
+    ):
+        return "device_not_local"
+    return None
 
 
 def _skips_welcome(
@@ -446,28 +488,19 @@ async def _provider_choices(entries: list[OIDCConfigEntry]) -> list[dict[str, An
     return providers
 
 
-def public_origin(request: web.Request, entries: list[OIDCConfigEntry]) -> URL:
-    """Return this Home Assistant's origin as the browser reaches it (proxy-aware)."""
-    url = request.url.with_path("/").with_query(None).with_fragment(None)
-    if any(entry.runtime_data.settings.features.force_https for entry in entries):
-        url = url.with_scheme("https").with_port(None if url.port in (80, 443) else url.port)
-    return url
-
-
 def _device_section(
     request: web.Request, entries: list[OIDCConfigEntry], login: DeviceLogin
 ) -> dict[str, Any]:
     """Return what the waiting page shows: code, approval URL, QR code, status."""
     hass = request.app[KEY_HASS]
-    approve_url = public_origin(request, entries).with_path(DEVICE_PATH)
-    prefilled = approve_url.with_query({"code": login.display_code})
     login_query = {"login": login.login_id}
     # The client's request rides along only to offer a new code once this one has expired.
     wait_query = {**login_query, **_device_query(login.client)}
     return {
         "code": login.display_code,
-        "approve_url": str(approve_url),
-        "qr": qr_svg(str(prefilled)),
+        "approve_url": login.approval_url,
+        # Rendered once per login, and only for the page that holds its cookie.
+        "qr_url": f"{DEVICE_QR_PATH}?{urlencode(login_query)}",
         "status": login.public_status,
         "valid_minutes": str(int(hass.data[DATA_DOMAIN].device_logins.code_ttl // 60)),
         "events_url": f"{DEVICE_EVENTS_PATH}?{urlencode(login_query)}",
@@ -481,13 +514,18 @@ async def render_welcome(
     client: ClientRequest,
     entries: list[OIDCConfigEntry],
     login: DeviceLogin | None = None,
+    *,
+    device_notice: str | None = None,
+    status: HTTPStatus = HTTPStatus.OK,
 ) -> web.Response:
     """Render the welcome page, with the cross-device login when there is one."""
     hass = request.app[KEY_HASS]
+    busy_for = hass.data[DATA_DOMAIN].device_logins.creation_blocked_for(request.remote)
     return hass.data[DATA_DOMAIN].pages.render(
         hass,
         request,
         "welcome.html",
+        status=status,
         allow_script=login is not None,
         providers=await _provider_choices(entries),
         client_fields=_client_query(client),
@@ -502,7 +540,14 @@ async def render_welcome(
         start_url=START_PATH,
         alternative_url=alternative_login_url(client),
         device=_device_section(request, entries, login) if login else None,
-        device_link=f"{WELCOME_PATH}?{urlencode(_device_query(client))}",
+        device_notice=device_notice,
+        device_busy_minutes=str(max(1, math.ceil(busy_for / 60))),
+        # Offered only where a waiting device is allowed (features.device_login).
+        device_link=(
+            None
+            if waiting_device_refusal(request, entries)
+            else f"{WELCOME_PATH}?{urlencode(_device_query(client))}"
+        ),
     )
 
 
@@ -534,12 +579,40 @@ class WelcomeView(HomeAssistantView):
         if _is_frontend_client(client.client_id, client.redirect_uri):
             # No "Keep me logged in" box on this path: its default applies (local network).
             client = replace(client, store_token=_is_local_request(request))
-        login, cookie_value = hass.data[DATA_DOMAIN].device_logins.create(
-            client, user_agent=request.headers.get(USER_AGENT, ""), remote=request.remote
+        return await _start_device_login(request, client, entries)
+
+
+async def _start_device_login(
+    request: web.Request, client: ClientRequest, entries: list[OIDCConfigEntry]
+) -> web.Response:
+    """Show the waiting page of a new cross-device login, or the welcome page saying why not."""
+    refusal = waiting_device_refusal(request, entries)
+    # The Host header names the approval URL and its QR code: only a valid, short one.
+    url = approval_url(
+        request.scheme, request.host, DEVICE_PATH, force_https=_forces_https(entries)
+    )
+    if refusal is None and url is None:
+        refusal = "device_bad_host"
+    created = None
+    if refusal is None and url is not None:
+        store = request.app[KEY_HASS].data[DATA_DOMAIN].device_logins
+        created = store.create(
+            client,
+            user_agent=request.headers.get(USER_AGENT, ""),
+            remote=request.remote,
+            approval_url=url,
         )
-        response = await render_welcome(request, client, entries, login)
-        set_device_cookie(request, response, DEVICE_WAITING_COOKIE, login, cookie_value)
-        return response
+    if created is None:
+        refusal = refusal or "device_busy"
+        # The app's own welcome page stays usable; an explicit request learns why not.
+        explicit = not is_companion_app(client)
+        notice = None if refusal == "device_off" and not explicit else refusal
+        status = DEVICE_REFUSAL_STATUS[refusal] if explicit else HTTPStatus.OK
+        return await render_welcome(request, client, entries, device_notice=notice, status=status)
+    login, cookie_value = created
+    response = await render_welcome(request, client, entries, login)
+    set_device_cookie(request, response, DEVICE_WAITING_COOKIE, login, cookie_value)
+    return response
 
 
 def _is_cross_site(request: web.Request) -> bool:

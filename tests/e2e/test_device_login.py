@@ -95,6 +95,17 @@ def hass(hass_factory: HassFactory, provider: ProviderProcess) -> HassInstance:
 
 
 @pytest.fixture
+def hass_behind_proxy(hass_factory: HassFactory, provider: ProviderProcess) -> HassInstance:
+    """Return hass that believes X-Forwarded-For from loopback (a reverse proxy's view)."""
+    return hass_factory(
+        ha_pages.sso_config_yaml(provider.discovery_url),
+        with_integration=True,
+        use_x_forwarded_for=True,
+        trusted_proxies=[LOOPBACK],
+    )
+
+
+@pytest.fixture
 def new_context(request: pytest.FixtureRequest, browser: Browser) -> Generator[ContextFactory]:
     """Return a function opening a new browser context (no cookies), English, UTC."""
     contexts: list[BrowserContext] = []
@@ -213,6 +224,7 @@ def approve(
     device_name: str,
     *,
     screenshots: bool = False,
+    other_network: bool = False,
 ) -> None:
     """In the other browser: open the QR code's URL, log in as alice, check and approve."""
     laptop.goto(f"{hass.url}/auth/oidc/device?code={code}")
@@ -232,6 +244,14 @@ def approve(
     expect(laptop.locator("#confirm-network")).to_have_text("127.0.0.0/24 (local network)")
     expect(laptop.locator("#confirm-code")).to_have_text(code)
     expect(laptop.locator("#confirm-account")).to_have_text("Alice Admin (alice)")
+    warning = laptop.locator("#confirm-other-network")
+    if other_network:
+        expect(warning).to_be_visible()
+        expect(warning).to_contain_text("are on different networks")
+    else:
+        expect(warning).to_have_count(0)
+    client_id = next(client_id for client_id, _, name in APPS.values() if name == device_name)
+    expect(laptop.locator("#confirm-client")).to_have_text(client_id)
     expect(
         laptop.get_by_text(
             "Only approve if you started this sign-in yourself on that device just now"
@@ -378,3 +398,60 @@ def test_password_login_in_the_app_still_works(
     assert current["is_owner"] is True
     assert current["client_id"] == APPS["android"][0]
     assert [c["auth_provider_type"] for c in current["credentials"]] == ["homeassistant"]
+
+
+def test_remote_device_is_not_offered_and_a_remote_approval_is_flagged(
+    hass_behind_proxy: HassInstance, provider: ProviderProcess, new_context: ContextFactory
+) -> None:
+    """By default a remote device gets no code; a remote approver is warned; approvals show."""
+    hass = hass_behind_proxy
+    # The companion app (or an attacker with its client_id) on another network gets no code.
+    remote = new_context(
+        user_agent=APPS["ios"][1], extra_http_headers={"X-Forwarded-For": "203.0.113.5"}
+    ).new_page()
+    remote.goto(authorize_url(hass, "ios", "e2e-remote-state-1234"))
+    expect(ha_pages.sso_button(remote, DISPLAY_NAME)).to_be_visible()
+    expect(remote.locator("#device-notice")).to_have_text(
+        re.compile("^Logging in on another device is only available on your home network")
+    )
+    expect(remote.locator("#device-code")).to_have_count(0)
+    expect(remote.get_by_role("img")).to_have_count(0)
+    # Neither is the link offered to other clients there, nor does asking for it help.
+    frontend = {
+        "response_type": "code",
+        "client_id": f"{hass.url}/",
+        "redirect_uri": f"{hass.url}/?auth_callback=1",
+        "state": "e2e-remote-web-1234",
+    }
+    remote.goto(f"{hass.url}/auth/oidc/welcome?{urllib.parse.urlencode(frontend)}")
+    expect(ha_pages.sso_button(remote, DISPLAY_NAME)).to_be_visible()
+    expect(remote.get_by_role("link", name="Log in on another device")).to_have_count(0)
+    query = urllib.parse.urlencode({**frontend, "device_login": "true"})
+    refused = remote.goto(f"{hass.url}/auth/oidc/welcome?{query}")
+    assert refused is not None
+    assert refused.status == 403
+    expect(remote.locator("#device-notice")).to_be_visible()
+    expect(remote.locator("#device-code")).to_have_count(0)
+
+    # On the local network the app gets its code; a browser elsewhere approving it is warned.
+    state = "e2e-local-state-1234"
+    phone = app_page(new_context, "ios")
+    phone.goto(authorize_url(hass, "ios", state))
+    code = waiting_code(phone, hass)
+    laptop = new_context(extra_http_headers={"X-Forwarded-For": "198.51.100.23"}).new_page()
+    with phone.expect_request(is_app_redirect, timeout=APP_REDIRECT_TIMEOUT_MS) as app_request:
+        approve(laptop, hass, code, APPS["ios"][2], other_network=True)
+    query_of_app = app_callback_query(app_request.value, state)
+    assert redeem_as_app(hass, "ios", query_of_app["code"][0])["name"] == "Alice Admin"
+
+    # The approval left a persistent notification for the owner to see.
+    notifications = hass.ws_command("persistent_notification/get")
+    [notice] = [n for n in notifications if n["title"] == "Sign-in approved on another device"]
+    for shown in (
+        "Alice Admin",
+        "Home Assistant iOS app (iPhone)",
+        "127.0.0.0/24",
+        "198.51.100.0/24",
+    ):
+        assert shown in notice["message"], notice
+    assert code not in notice["message"]

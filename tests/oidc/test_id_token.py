@@ -343,7 +343,14 @@ async def test_at_hash_of_another_access_token_is_refused(harness) -> None:
 
 @pytest.mark.parametrize(
     ("alg", "hash_name"),
-    [("RS256", "sha256"), ("ES384", "sha384"), ("PS512", "sha512"), ("EdDSA", "sha512")],
+    [
+        ("RS256", "sha256"),
+        ("ES384", "sha384"),
+        ("PS512", "sha512"),
+        ("EdDSA", "sha512"),
+        # Pocket ID and Glewlwyd hash Ed25519 ID tokens' at_hash with SHA-256.
+        ("EdDSA", "sha256"),
+    ],
 )
 async def test_at_hash_uses_the_left_half_of_the_algorithm_hash(
     session, alg: str, hash_name: str
@@ -354,6 +361,18 @@ async def test_at_hash_uses_the_left_half_of_the_algorithm_hash(
         harness = Harness(session, provider)
         provider.include_at_hash = False
         assert (await harness.validate(harness.token(at_hash=expected)))["at_hash"] == expected
+
+
+@pytest.mark.parametrize(("alg", "hash_name"), [("RS256", "sha512"), ("ES256", "sha512")])
+async def test_at_hash_of_another_hash_is_refused_for_other_algorithms(
+    session, alg: str, hash_name: str
+) -> None:
+    digest = hashlib.new(hash_name, ACCESS_TOKEN.encode()).digest()
+    wrong = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+    async with FakeProvider.running(alg=alg) as provider:
+        harness = Harness(session, provider)
+        provider.include_at_hash = False
+        assert await harness.code(harness.token(at_hash=wrong)) == "id_token_at_hash"
 
 
 def test_at_hash_for_ed448_uses_shake256() -> None:

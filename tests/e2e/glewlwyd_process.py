@@ -20,7 +20,7 @@ Facts of Glewlwyd that shape this module:
   ``data-format`` declares it. A user without the property gets no ``groups`` claim.
 * Glewlwyd 2.7.5 signs with the first key of the plugin's ``jwks-private`` (setting
   ``default-kid`` alone does not switch it), and reads its parameters when the plugin
-  starts: switching the algorithm puts that key first and resets the plugin. All three
+  starts: switching the algorithm puts that key first and restarts the plugin. All three
   keys stay in the JWKS, so a relying party that fetched it once verifies every one.
 """
 
@@ -33,7 +33,6 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
-import time
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -193,7 +192,6 @@ class GlewlwydProcess:
         self.log_path = work_dir / "glewlwyd.log"
         self.keys = signing_keys()
         self.signing_alg = "RS256"
-        self.startup_seconds = 0.0
         self._admin_cookie = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
@@ -207,7 +205,6 @@ class GlewlwydProcess:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Prepare the directory, start glewlwyd and configure it through its admin API."""
         check_installed()
-        began = time.monotonic()
         self._prepare_directory()
         self._log_file = self.log_path.open("ab")
         self._proc = spawn(
@@ -227,7 +224,6 @@ class GlewlwydProcess:
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.monotonic() - began
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop glewlwyd (SIGTERM to its process group, SIGKILL after timeout)."""

@@ -73,6 +73,7 @@ import pytest
 import pytest_socket
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from .glewlwyd_process import GlewlwydProcess
 from .hass_process import DEFAULT_AUTH_PROVIDERS, DEFAULT_LOG_LEVELS, HassInstance
 from .provider_process import ProviderProcess, check_installed
 from .support import ARTIFACTS_DIR, LOOPBACK, free_port
@@ -96,7 +97,7 @@ E2E_DIR = Path(__file__).resolve().parent
 
 PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 USED_HASS = pytest.StashKey[list[HassInstance]]()
-USED_PROVIDERS = pytest.StashKey[list[ProviderProcess]]()
+USED_PROVIDERS = pytest.StashKey[list[ProviderProcess | GlewlwydProcess]]()
 BROWSER_LOG = pytest.StashKey[list[str]]()
 START_TIMES = pytest.StashKey[list[str]]()
 

@@ -322,6 +322,17 @@ class TestTokenEndpoint:
         assert token_request["form"]["client_id"] == provider.client_id
         assert token_request["authorization"] is None
 
+    async def test_public_client_sends_none_even_when_not_advertised(
+        self, session, provider
+    ) -> None:
+        # Glewlwyd 2.7 advertises only the secret methods yet accepts public clients.
+        provider.discovery_override = {
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]
+        }
+        client = make_client(session, provider, client_secret=None)
+        await login(client, provider)
+        assert provider.token_requests[-1]["auth_method"] == "none"
+
     async def test_basic_credentials_are_form_encoded(self, session) -> None:
         client_id, secret = "ha client:1", "p@ss:w%rd+é/"
         async with FakeProvider.running(client_id=client_id, client_secret=secret) as provider:

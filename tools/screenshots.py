@@ -8,8 +8,9 @@ end-to-end harness of ``tests/e2e``. Headless Chromium then does what a new user
 1. logs in as the owner, opens Settings → Devices & services → Add integration;
 2. tries an address where no provider answers (the failed check), closes that dialog;
 3. sets up Pocket ID: preset, provider address, client, groups and roles, users; and
-4. logs out: the welcome page, then "Use another login method" (Home Assistant's form),
-   then "Log in with Pocket ID" at the demo provider up to the dashboard.
+4. logs out: the welcome page, then "Use another login method" (Home Assistant's form);
+   logs in as the owner at the README's address of that form (so the README's address is
+   proven to work), logs out, and logs in with "Log in with Pocket ID" at the demo provider.
 
 The steps are found by their visible titles and labels (never by a step's internal id), so
 renaming a step does not break this script; a changed title or label does, loudly. Each
@@ -21,6 +22,8 @@ logs), ``--help``.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
 import shutil
 import sys
@@ -31,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from PIL import Image
 from playwright.sync_api import Locator, Page, ViewportSize, expect, sync_playwright
@@ -72,6 +76,8 @@ REQUIRED_GROUP = "users"
 USERS_TITLE = "Users and login page"
 DONE_TITLE = "Success"
 SSO_USER = "alice"
+# The example address of Home Assistant in the README.
+README_HASS_URL = "https://ha.example.com"
 
 
 def say(message: str) -> None:
@@ -228,11 +234,54 @@ def shoot_login(page: Page, hass: HassInstance, camera: Camera) -> None:
     expect(ha_pages.username_field(page)).to_be_visible()
     camera.shoot("login-2-other-method")
 
+    # The README's address of Home Assistant's own login must work as it is written there.
+    page.goto(readme_backup_login_url(hass.url))
+    expect(ha_pages.username_field(page)).to_be_visible()
+    ha_pages.password_login(page, hass.owner_username, hass.owner_password)
+    ha_pages.expect_dashboard(page, hass, user_name=hass.owner_name)
+    say("the README's backup login address works")
+    ha_pages.log_out(page, hass)
+
     page.goto(f"{hass.url}/")
     expect(ha_pages.welcome_heading(page)).to_be_visible()
     ha_pages.sso_button(page, PRESET).click()
     ha_pages.provider_login(page, SSO_USER, f"{SSO_USER}-password")
     ha_pages.expect_dashboard(page, hass, user_name="Alice Admin")
+
+
+class ReadmeError(Exception):
+    """The README's backup login address is not the request this script can prove."""
+
+
+def frontend_state(hass_url: str) -> str:
+    """Return the OAuth state that Home Assistant's frontend sends and checks on its return."""
+    state = json.dumps({"hassUrl": hass_url, "clientId": f"{hass_url}/"}, separators=(",", ":"))
+    return base64.b64encode(state.encode()).decode()
+
+
+def frontend_query(hass_url: str) -> dict[str, str]:
+    """Return the frontend's authorize query for hass_url, asking for HA's own login form."""
+    return {
+        "response_type": "code",
+        "client_id": f"{hass_url}/",
+        "redirect_uri": f"{hass_url}/?auth_callback=1",
+        "state": frontend_state(hass_url),
+        "skip_oidc_redirect": "true",
+    }
+
+
+def backup_login_url(hass_url: str) -> str:
+    """Return the address of Home Assistant's own login form, as the README writes it."""
+    return f"{hass_url}/auth/authorize?{urlencode(frontend_query(hass_url), quote_via=quote)}"
+
+
+def readme_backup_login_url(hass_url: str) -> str:
+    """Check the README's address of Home Assistant's own login; return it for hass_url."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    expected = backup_login_url(README_HASS_URL)
+    if expected not in readme.splitlines():
+        raise ReadmeError(f"README.md should have this line:\n{expected}")
+    return backup_login_url(hass_url)
 
 
 def owner_login(page: Page, hass: HassInstance) -> None:
@@ -298,6 +347,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not Path(CHROMIUM).is_file():
         say(f"error: Chromium not found at {CHROMIUM}: run scripts/setup or set CHROMIUM_PATH")
+        return 1
+    try:
+        readme_backup_login_url(README_HASS_URL)
+    except ReadmeError as err:
+        say(f"error: {err}")
         return 1
     began = time.monotonic()
     work_dir = Path(tempfile.mkdtemp(prefix="auth_oidc-screenshots-"))

@@ -6,11 +6,13 @@ with this integration but no ``auth_oidc:`` YAML, both in a temporary folder, th
 end-to-end harness of ``tests/e2e``. Headless Chromium then does what a new user does:
 
 1. logs in as the owner, opens Settings → Devices & services → Add integration;
-2. tries an address where no provider answers (the failed check), closes that dialog;
+2. tries an address whose name does not resolve (the failed check), closes that dialog;
 3. sets up Pocket ID: preset, provider address, client, groups and roles, users; and
 4. logs out: the welcome page, then "Use another login method" (Home Assistant's form);
    logs in as the owner at the README's address of that form (so the README's address is
-   proven to work), logs out, and logs in with "Log in with Pocket ID" at the demo provider.
+   proven to work), logs out, and logs in with "Log in with Pocket ID" at the demo provider;
+5. follows the FAQ's removal advice: the owner gives that user a password with the FAQ's
+   console command, deletes the entry, and the user logs in with Home Assistant's form.
 
 The steps are found by their visible titles and labels (never by a step's internal id), so
 renaming a step does not break this script; a changed title or label does, loudly. Each
@@ -25,6 +27,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -76,8 +79,11 @@ REQUIRED_GROUP = "users"
 USERS_TITLE = "Users and login page"
 DONE_TITLE = "Success"
 SSO_USER = "alice"
+SSO_USER_NAME = "Alice Admin"
 # The example address of Home Assistant in the README.
 README_HASS_URL = "https://ha.example.com"
+# A mistyped provider address: no DNS name under .invalid resolves (RFC 6761 §6.4).
+UNKNOWN_HOST_URL = "https://id.example.invalid"
 
 
 def say(message: str) -> None:
@@ -169,11 +175,10 @@ def choose_preset(page: Page) -> None:
 
 
 def shoot_failed_check(page: Page, hass: HassInstance, camera: Camera) -> None:
-    """Enter an address where nothing answers; picture the error; close the flow."""
+    """Enter an address whose name does not resolve; picture the error; close the flow."""
     open_setup(page, hass).click()
     choose_preset(page)
-    nothing_there = f"http://{LOOPBACK}:{free_port()}"
-    type_into(ha_pages.flow_field(page, ADDRESS_LABEL), nothing_there)
+    type_into(ha_pages.flow_field(page, ADDRESS_LABEL), UNKNOWN_HOST_URL)
     ha_pages.flow_submit(page)
     expect(ha_pages.flow_error(page)).to_contain_text("Cannot connect to the provider")
     expect(ha_pages.flow_title(page, ADDRESS_TITLE)).to_be_visible()
@@ -241,16 +246,40 @@ def shoot_login(page: Page, hass: HassInstance, camera: Camera) -> None:
     ha_pages.expect_dashboard(page, hass, user_name=hass.owner_name)
     say("the README's backup login address works")
     ha_pages.log_out(page, hass)
+    expect(page).to_have_url(ha_pages.welcome_url_pattern(hass))
 
     page.goto(f"{hass.url}/")
     expect(ha_pages.welcome_heading(page)).to_be_visible()
     ha_pages.sso_button(page, PRESET).click()
     ha_pages.provider_login(page, SSO_USER, f"{SSO_USER}-password")
-    ha_pages.expect_dashboard(page, hass, user_name="Alice Admin")
+    ha_pages.expect_dashboard(page, hass, user_name=SSO_USER_NAME)
 
 
-class ReadmeError(Exception):
-    """The README's backup login address is not the request this script can prove."""
+def check_removal(page: Page, hass: HassInstance) -> None:
+    """Give the SSO user a password as the FAQ says, remove the entry, log in with it."""
+    ha_pages.log_out(page, hass)
+    expect(page).to_have_url(ha_pages.welcome_url_pattern(hass))
+    ha_pages.other_login_method_link(page).click()
+    ha_pages.password_login(page, hass.owner_username, hass.owner_password)
+    ha_pages.expect_dashboard(page, hass, user_name=hass.owner_name)
+    user = hass.user_by_name(SSO_USER_NAME)
+    if user is None:
+        raise RuntimeError(f"no user {SSO_USER_NAME!r} after the single sign-on login")
+    password = f"{SSO_USER}-home-assistant-password"
+    page.evaluate(f"async () => {{ {faq_password_command(user['id'], SSO_USER, password)} }}")
+
+    for entry in hass.api("GET", "/api/config/config_entries/entry?domain=auth_oidc").json():
+        hass.api("DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}")
+    ha_pages.log_out(page, hass)
+    expect(page).to_have_url(ha_pages.authorize_url_pattern(hass))
+    expect(ha_pages.welcome_heading(page)).to_have_count(0)
+    ha_pages.password_login(page, SSO_USER, password)
+    ha_pages.expect_dashboard(page, hass, user_name=SSO_USER_NAME)
+    say("the FAQ's password command works: after the removal, alice logs in with a password")
+
+
+class DocError(Exception):
+    """An address or command in the docs is not the one this script proves to work."""
 
 
 def frontend_state(hass_url: str) -> str:
@@ -280,8 +309,23 @@ def readme_backup_login_url(hass_url: str) -> str:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     expected = backup_login_url(README_HASS_URL)
     if expected not in readme.splitlines():
-        raise ReadmeError(f"README.md should have this line:\n{expected}")
+        raise DocError(f"README.md should have this line:\n{expected}")
     return backup_login_url(hass_url)
+
+
+def faq_password_command(user_id: str, username: str, password: str) -> str:
+    """Return the FAQ's console command that gives a user a password, filled in."""
+    faq = (REPO_ROOT / "docs" / "faq.md").read_text(encoding="utf-8")
+    blocks: list[str] = re.findall(r"```js\n(.*?)```", faq, re.DOTALL)
+    if len(blocks) != 1:
+        raise DocError(f"docs/faq.md should have one js block, has {len(blocks)}")
+    command = blocks[0]
+    values = {"USER_ID": user_id, "anna": username, "a long new password": password}
+    for placeholder, value in values.items():
+        if (quoted := json.dumps(placeholder)) not in command:
+            raise DocError(f"docs/faq.md's command has no {quoted}")
+        command = command.replace(quoted, json.dumps(value))
+    return command
 
 
 def owner_login(page: Page, hass: HassInstance) -> None:
@@ -326,6 +370,7 @@ def take_all(output: Path, work_dir: Path) -> None:
             shoot_failed_check(page, hass, camera)
             shoot_setup(page, hass, provider, camera)
             shoot_login(page, hass, camera)
+            check_removal(page, hass)
         finally:
             browser.close()
 
@@ -350,7 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         readme_backup_login_url(README_HASS_URL)
-    except ReadmeError as err:
+        faq_password_command("user-id", SSO_USER, "password")
+    except DocError as err:
         say(f"error: {err}")
         return 1
     began = time.monotonic()

@@ -1,8 +1,8 @@
 """docs/troubleshooting.md explains every error a user can see.
 
-The config flow's errors and aborts come from strings.json, the login pages' errors from
-page_translations/en.json. Each key needs an entry of its own in the troubleshooting page, a
-list item that starts with the key in backticks and a dash: "- `key` — ...".
+The config flow's errors and aborts and the repairs come from strings.json, the login pages'
+errors from page_translations/en.json. Each key needs an entry of its own in the troubleshooting
+page, a list item that starts with the key in backticks and a dash: "- `key` — ...".
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def config_flow_keys() -> list[str]:
     )
 
 
+def repair_keys() -> list[str]:
+    """Return the keys of the repairs (issues) the integration raises."""
+    strings = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
+    return sorted(strings.get("issues", {}))
+
+
 def login_page_keys() -> list[str]:
     """Return the error keys of the login pages (browser and cross-device login)."""
     pages = json.loads((INTEGRATION / "page_translations" / "en.json").read_text(encoding="utf-8"))
@@ -47,6 +53,7 @@ def test_the_key_lists_are_read() -> None:
     assert "already_configured" in config_flow_keys()
     assert "verification_failed" in login_page_keys()
     assert "code_invalid" in login_page_keys()
+    assert "provider_unreachable" in repair_keys()
 
 
 @pytest.mark.parametrize("key", config_flow_keys())
@@ -62,4 +69,12 @@ def test_every_login_page_error_is_explained(key: str) -> None:
     """Each login-page error has an entry."""
     assert documented_entry(key) in TROUBLESHOOTING.read_text(encoding="utf-8"), (
         f"docs/troubleshooting.md has no entry '{documented_entry(key)}…' for the page error {key}"
+    )
+
+
+@pytest.mark.parametrize("key", repair_keys())
+def test_every_repair_is_explained(key: str) -> None:
+    """Each repair shown under Settings → Repairs has an entry."""
+    assert documented_entry(key) in TROUBLESHOOTING.read_text(encoding="utf-8"), (
+        f"docs/troubleshooting.md has no entry '{documented_entry(key)}…' for the repair {key}"
     )

@@ -11,7 +11,9 @@ end-to-end harness of ``tests/e2e``. Headless Chromium then does what a new user
 4. logs out: the welcome page, then "Use another login method" (Home Assistant's form);
    logs in as the owner at the README's address of that form (so the README's address is
    proven to work), logs out, and logs in with "Log in with Pocket ID" at the demo provider;
-5. follows the FAQ's removal advice: the owner gives that user a password with the FAQ's
+5. as that user (an administrator through the group admins), opens the integration's page:
+   the entry's menu with Reconfigure, and Configure (the options);
+6. follows the FAQ's removal advice: the owner gives that user a password with the FAQ's
    console command, deletes the entry, and the user logs in with Home Assistant's form.
 
 The steps are found by their visible titles and labels (never by a step's internal id), so
@@ -78,6 +80,8 @@ REQUIRED_GROUP_LABEL = "Required group"
 REQUIRED_GROUP = "users"
 USERS_TITLE = "Users and login page"
 DONE_TITLE = "Success"
+OPTIONS_TITLE = f"Options for {PRESET}"
+INTEGRATION_PAGE_PATH = "/config/integrations/integration/auth_oidc"
 SSO_USER = "alice"
 SSO_USER_NAME = "Alice Admin"
 # The example address of Home Assistant in the README.
@@ -144,7 +148,9 @@ class Camera:
 
 
 def settle(page: Page) -> None:
-    """Wait for web fonts and every animation, shadow roots included, to finish."""
+    """Wait for lazily loaded parts, web fonts and every animation (shadow roots too)."""
+    # Home Assistant's login page loads its background and layout after the form shows.
+    page.wait_for_load_state("networkidle")
     page.evaluate("() => document.fonts.ready")
     ha_pages.wait_for_animations(page)
 
@@ -255,13 +261,41 @@ def shoot_login(page: Page, hass: HassInstance, camera: Camera) -> None:
     ha_pages.expect_dashboard(page, hass, user_name=SSO_USER_NAME)
 
 
+def shoot_management(page: Page, hass: HassInstance, camera: Camera) -> None:
+    """Picture the integration's page with the entry's menu (Reconfigure) and its options."""
+    page.goto(f"{hass.url}{INTEGRATION_PAGE_PATH}")
+    expect(page.get_by_role("heading", name=INTEGRATION_NAME)).to_be_visible()
+    configure = page.get_by_role("button", name="Configure")
+    expect(configure).to_have_count(1)
+    # The page's own menu comes first, the entry's last.
+    page.get_by_role("button", name="Menu").last.click()
+    expect(page.get_by_text("Reconfigure", exact=True)).to_be_visible()
+    camera.shoot("manage-1-entry-menu")
+    page.keyboard.press("Escape")
+    expect(page.get_by_text("Reconfigure", exact=True)).to_be_hidden()
+
+    configure.click()
+    expect(ha_pages.flow_title(page, OPTIONS_TITLE)).to_be_visible()
+    camera.shoot("manage-2-options")
+    ha_pages.close_flow(page)
+    expect(ha_pages.flow_title(page, OPTIONS_TITLE)).to_be_hidden()
+
+
+def open_dashboard_after_login(page: Page, hass: HassInstance, user_name: str) -> None:
+    """Wait for the login to return to the frontend, then open the dashboard as user_name."""
+    # The frontend returns to the page it was on before the logout (here the profile).
+    page.wait_for_url(lambda url: "/auth/" not in url)
+    page.goto(f"{hass.url}/")
+    ha_pages.expect_dashboard(page, hass, user_name=user_name)
+
+
 def check_removal(page: Page, hass: HassInstance) -> None:
     """Give the SSO user a password as the FAQ says, remove the entry, log in with it."""
     ha_pages.log_out(page, hass)
     expect(page).to_have_url(ha_pages.welcome_url_pattern(hass))
     ha_pages.other_login_method_link(page).click()
     ha_pages.password_login(page, hass.owner_username, hass.owner_password)
-    ha_pages.expect_dashboard(page, hass, user_name=hass.owner_name)
+    open_dashboard_after_login(page, hass, hass.owner_name)
     user = hass.user_by_name(SSO_USER_NAME)
     if user is None:
         raise RuntimeError(f"no user {SSO_USER_NAME!r} after the single sign-on login")
@@ -274,7 +308,7 @@ def check_removal(page: Page, hass: HassInstance) -> None:
     expect(page).to_have_url(ha_pages.authorize_url_pattern(hass))
     expect(ha_pages.welcome_heading(page)).to_have_count(0)
     ha_pages.password_login(page, SSO_USER, password)
-    ha_pages.expect_dashboard(page, hass, user_name=SSO_USER_NAME)
+    open_dashboard_after_login(page, hass, SSO_USER_NAME)
     say("the FAQ's password command works: after the removal, alice logs in with a password")
 
 
@@ -370,6 +404,7 @@ def take_all(output: Path, work_dir: Path) -> None:
             shoot_failed_check(page, hass, camera)
             shoot_setup(page, hass, provider, camera)
             shoot_login(page, hass, camera)
+            shoot_management(page, hass, camera)
             check_removal(page, hass)
         finally:
             browser.close()

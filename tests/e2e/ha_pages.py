@@ -259,13 +259,31 @@ def close_flow(page: Page) -> None:
 
 
 def wait_for_animations(page: Page) -> None:
-    """Wait until every finite CSS animation and transition (shadow roots too) has ended."""
+    """Wait until every finite CSS animation and transition, in every shadow root, has ended.
+
+    ``document.getAnimations()`` leaves out animations inside shadow roots, such as the
+    150 ms transition that floats a form field's label up once it has a value (in
+    ``wa-input``'s shadow root): each shadow root is asked separately, until none runs.
+    """
     page.evaluate(
-        """() => Promise.all(
-            document.getAnimations()
-                .filter((a) => a.effect?.getComputedTiming().endTime !== Infinity)
-                .map((a) => a.finished.catch(() => null))
-        )"""
+        """async () => {
+            const running = () => {
+                const roots = [document];
+                for (let i = 0; i < roots.length; i++) {
+                    for (const element of roots[i].querySelectorAll("*")) {
+                        if (element.shadowRoot) roots.push(element.shadowRoot);
+                    }
+                }
+                return roots
+                    .flatMap((root) => root.getAnimations())
+                    .filter((a) => a.effect?.getComputedTiming().endTime !== Infinity)
+                    .filter((a) => a.playState === "running");
+            };
+            for (let pending = running(); pending.length; pending = running()) {
+                await Promise.all(pending.map((a) => a.finished.catch(() => null)));
+                await new Promise((done) => requestAnimationFrame(() => done(null)));
+            }
+        }"""
     )
 
 

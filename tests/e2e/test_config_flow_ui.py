@@ -15,8 +15,9 @@ without caching headers; once loaded, the integration marks it no-cache). The pa
 empty the cache.
 
 The screenshots of ``test_owner_sets_up_pocket_id_in_the_ui`` (``setup-1-…`` to
-``setup-7-…`` in .artifacts/e2e/) are the ones in docs/images/, shown by
-docs/providers/pocket_id.md; copy them over (quantized to 128 colours) when the UI changes.
+``setup-7-…`` in .artifacts/e2e/) show what went wrong when a test fails. The documentation's
+pictures in docs/images/ come from ``scripts/screenshots`` (tools/screenshots.py), which walks
+the same way with the demo provider.
 """
 
 from __future__ import annotations

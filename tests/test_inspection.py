@@ -130,3 +130,14 @@ async def test_inspector_reports_a_failed_test_login(
     status, page = await inspect(harness, link)
     assert status == 400
     assert "The test login failed: id_token_audience." in page
+
+
+async def test_inspector_names_an_unreadable_groups_claim(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    provider.user = {**USER, "groups": 42}
+    harness = await ui_harness(hass, hass_client_no_auth, provider)
+    status, page = await inspect(harness, await inspector_link(hass, harness))
+    assert status == 200
+    assert "The groups claim cannot be read, so it grants nothing: the groups claim was a" in page
+    assert "Role: user" in page

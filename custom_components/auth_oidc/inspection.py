@@ -12,7 +12,7 @@ from http import HTTPStatus
 from aiohttp import web
 from homeassistant.helpers.http import KEY_HASS
 
-from .identity import Identity, Role, identity_from_claims
+from .identity import Identity, Role, groups_claim_problem, identity_from_claims
 from .login_state import PendingLogin
 from .oidc import OIDCError
 from .runtime import DATA_DOMAIN, OIDCConfigEntry
@@ -40,6 +40,7 @@ async def inspect_login(
             provider=runtime.settings.display_name,
             error=err.code,
             identity=None,
+            groups_problem=None,
             reasons=[],
             id_token_claims=[],
             userinfo_claims=[],
@@ -57,6 +58,7 @@ async def inspect_login(
         provider=runtime.settings.display_name,
         error=None,
         identity=identity,
+        groups_problem=groups_claim_problem(result.claims, runtime.settings.claims.groups),
         reasons=role_reasons(identity, runtime.settings),
         id_token_claims=shown_claims(result.id_token_claims),
         userinfo_claims=shown_claims(from_userinfo),

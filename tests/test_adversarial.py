@@ -26,6 +26,7 @@ from joserfc.jwk import RSAKey
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.auth_oidc.const import DOMAIN
+from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
 from tests.adversarial_support import (
     CLIENT_ID,
@@ -1278,6 +1279,63 @@ async def test_default_redirect_does_not_skip_consent_for_a_third_party_client(
         allow_redirects=False,
     )
     assert response.status == 200
+
+
+ATTACKER = "https://attacker.example/"
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["https://attacker.example/x?auth_callback=1", "https://attacker.example/?auth_callback=1"],
+)
+async def test_default_redirect_does_not_skip_consent_for_a_client_shaped_like_the_frontend(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, redirect_uri: str
+) -> None:
+    # Issue #14.1: the frontend's request shape (client_id path "/", auth_callback=1 on the
+    # same origin) is easy to copy; only this Home Assistant's own origin is the frontend.
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, features={"default_redirect": True}
+    )
+    response = await harness.client.get(
+        "/auth/oidc/welcome",
+        params=authorize_query(client_id=ATTACKER, redirect_uri=redirect_uri),
+        allow_redirects=False,
+    )
+    page = await response.text()
+    assert response.status == 200, response.headers.get("Location")
+    assert re.search(r'id="client-host">attacker\.example<', page), page
+    assert 'name="store_token"' not in page
+    assert len(hass.data[DATA_DOMAIN].pending_logins) == 0
+
+
+async def test_keep_me_logged_in_is_not_handed_to_a_client_shaped_like_the_frontend(
+    harness: Harness, provider: FakeProvider
+) -> None:
+    redirect_uri = "https://attacker.example/x?auth_callback=1"
+    response = await harness.login(
+        client_id=ATTACKER, redirect_uri=redirect_uri, store_token="true"
+    )
+    assert response.status == 302, await response.text()
+    location = response.headers["Location"]
+    assert location.startswith(redirect_uri + "&code=")
+    assert "storeToken" not in parse_qs(urlsplit(location).query)
+
+
+async def test_default_redirect_skips_the_welcome_page_for_the_frontend_at_the_requested_origin(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, features={"default_redirect": True}
+    )
+    # No configured URL names this origin: the browser reached Home Assistant here.
+    origin = str(harness.client.make_url("/"))
+    response = await harness.client.get(
+        "/auth/oidc/welcome",
+        params=authorize_query(client_id=origin, redirect_uri=f"{origin}?auth_callback=1"),
+        allow_redirects=False,
+    )
+    assert response.status == 302
+    assert response.headers["Location"].startswith(provider.issuer)
 
 
 @pytest.mark.parametrize(

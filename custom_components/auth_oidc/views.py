@@ -61,6 +61,7 @@ from homeassistant.components.http.ban import process_success_login, process_wro
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
+from homeassistant.helpers.network import is_hass_url
 from homeassistant.util.network import is_local
 from multidict import MultiDict, MultiMapping
 from yarl import URL
@@ -149,15 +150,27 @@ def _required(params: MultiMapping[str], name: str) -> str:
     return value
 
 
-def _is_frontend_client(client_id: str, redirect_uri: str) -> bool:
-    """Tell whether the client is Home Assistant's own web frontend."""
-    client = urlsplit(client_id)
-    redirect = urlsplit(redirect_uri)
-    return (
-        client.path == "/"
-        and (client.scheme, client.netloc) == (redirect.scheme, redirect.netloc)
-        and "auth_callback=1" in redirect.query.split("&")
-    )
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    """Return a URL's origin (scheme, host, port with the default filled in)."""
+    return (url.scheme, url.host, url.port)
+
+
+def _is_frontend_client(request: web.Request, client: ClientRequest) -> bool:
+    """Tell whether the client is this Home Assistant's own web frontend, by its origin."""
+    hass = request.app[KEY_HASS]
+    try:
+        client_url, redirect = URL(client.client_id), URL(client.redirect_uri)
+    except ValueError:
+        return False
+    if client_url.path != "/" or _origin(client_url) != _origin(redirect):
+        return False
+    if "auth_callback=1" not in redirect.raw_query_string.split("&"):
+        return False
+    # The shape alone proves nothing (anyone can host "/?auth_callback=1"): the client must
+    # be this Home Assistant's origin as the browser reached it (after Home Assistant's
+    # forwarded middleware), or one of its configured URLs (internal, external, cloud).
+    own = {_origin(request.url), _origin(public_origin(request, loaded_entries(hass)))}
+    return _origin(client_url) in own or is_hass_url(hass, client.client_id)
 
 
 async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -> ClientRequest:
@@ -192,7 +205,8 @@ async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -
         state=state,
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
-        store_token=store_token and _is_frontend_client(client_id, redirect_uri),
+        # Honoured only for Home Assistant's own frontend (see _hand_off).
+        store_token=store_token,
     )
 
 
@@ -286,7 +300,7 @@ def _is_local_request(request: web.Request) -> bool:
 
 
 def _skips_welcome(
-    hass: HomeAssistant,
+    request: web.Request,
     entries: list[OIDCConfigEntry],
     client: ClientRequest,
     device_mode: bool = False,
@@ -295,12 +309,12 @@ def _skips_welcome(
     if len(entries) != 1 or device_mode:
         # Companion apps always see the welcome page: it offers the cross-device login.
         return False
-    if not _is_frontend_client(client.client_id, client.redirect_uri):
+    if not _is_frontend_client(request, client):
         # Another application asks for access: the user must see which one (consent).
         return False
     if entries[0].runtime_data.settings.features.default_redirect:
         return True
-    return all(provider.type == DOMAIN for provider in hass.auth.auth_providers)
+    return all(provider.type == DOMAIN for provider in request.app[KEY_HASS].auth.auth_providers)
 
 
 async def authorize_interceptor(request: web.Request, original: Handler) -> web.StreamResponse:
@@ -486,6 +500,8 @@ async def render_welcome(
 ) -> web.Response:
     """Render the welcome page, with the cross-device login when there is one."""
     hass = request.app[KEY_HASS]
+    frontend = _is_frontend_client(request, client)
+    third_party = not frontend and not is_companion_app(client)
     return hass.data[DATA_DOMAIN].pages.render(
         hass,
         request,
@@ -493,14 +509,10 @@ async def render_welcome(
         allow_script=login is not None,
         providers=await _provider_choices(entries),
         client_fields=_client_query(client),
-        offer_store_token=_is_frontend_client(client.client_id, client.redirect_uri),
+        offer_store_token=frontend,
         store_token_checked=_is_local_request(request),
-        third_party_client=(
-            None
-            if _is_frontend_client(client.client_id, client.redirect_uri)
-            or is_companion_app(client)
-            else client.client_id
-        ),
+        third_party_client=client.client_id if third_party else None,
+        third_party_host=URL(client.client_id).host if third_party else None,
         start_url=START_PATH,
         alternative_url=alternative_login_url(client),
         device=_device_section(request, entries, login) if login else None,
@@ -526,14 +538,14 @@ class WelcomeView(HomeAssistantView):
         if not entries:
             raise web.HTTPFound(alternative_login_url(client))
         device_mode = is_companion_app(client) or request.query.get(DEVICE_LOGIN_PARAM) == "true"
-        if _skips_welcome(hass, entries, client, device_mode):
+        if _skips_welcome(request, entries, client, device_mode):
             try:
                 return await start_login(request, entries[0], client)
             except LoginPageError:
                 pass  # Show the welcome page, which explains the problem.
         if not device_mode:
             return await render_welcome(request, client, entries)
-        if _is_frontend_client(client.client_id, client.redirect_uri):
+        if _is_frontend_client(request, client):
             # No "Keep me logged in" box on this path: its default applies (local network).
             client = replace(client, store_token=_is_local_request(request))
         login, cookie_value = hass.data[DATA_DOMAIN].device_logins.create(
@@ -743,7 +755,7 @@ async def _hand_off(
     response_params = {"code": code}
     if client.state is not None:
         response_params["state"] = client.state
-    if client.store_token:
+    if client.store_token and _is_frontend_client(request, client):
         response_params["storeToken"] = "true"
     separator = "&" if urlsplit(client.redirect_uri).query else "?"
     if client.redirect_uri.endswith(("?", "&")):

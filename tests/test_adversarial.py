@@ -6,20 +6,24 @@ credential, refresh token, person or authorization code, the expected number of 
 UserInfo requests, and whether Home Assistant's IP-ban counter counted the attempt.
 """
 
+import logging
 import re
 import time
 import warnings
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
+from ipaddress import ip_address
 from typing import Any
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from homeassistant.components.http.ban import KEY_BAN_MANAGER
+from homeassistant.components import persistent_notification
+from homeassistant.components.http.ban import KEY_BAN_MANAGER, KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
@@ -33,6 +37,7 @@ from tests.adversarial_support import (
     CLIENT_STATE,
     REDIRECT_URI,
     USER,
+    VERIFIER,
     Harness,
     assert_error_page,
     authorize_query,
@@ -580,8 +585,11 @@ ALL_LOGIN_ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize("attack", ALL_LOGIN_ATTACKS, ids=lambda attack: attack.id)
-async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, attack: Attack) -> None:
+@asynccontextmanager
+async def attacked_harness(
+    hass: HomeAssistant, hass_client_no_auth: Any, attack: Attack
+) -> AsyncIterator[Harness]:
+    """Set up the integration against a provider that misbehaves as the attack says."""
     async with FakeProvider.running(alg=attack.alg) as provider:
         provider.user = dict(USER)
         apply_knobs(provider, attack.before_setup)
@@ -591,6 +599,13 @@ async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, atta
         if attack.prepare is not None:
             await attack.prepare(harness)
         apply_knobs(provider, attack.knobs)
+        yield harness
+
+
+@pytest.mark.parametrize("attack", ALL_LOGIN_ATTACKS, ids=lambda attack: attack.id)
+async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, attack: Attack) -> None:
+    async with attacked_harness(hass, hass_client_no_auth, attack) as harness:
+        provider = harness.provider
         before = await harness.side_effects()
         attempts = harness.failed_login_attempts()
         calls_before = Counter(provider.requests)
@@ -614,6 +629,55 @@ async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, atta
         assert calls["token"] == attack.token_calls
         assert calls["userinfo"] == attack.userinfo_calls
         assert harness.failed_login_attempts() == attempts + attack.counted
+
+
+# aiohttp's access log (logger "aiohttp.access", INFO, off at Home Assistant's default level)
+# records every request line, like a reverse proxy's access log: a provider that returns the
+# code in the query (response_mode=query) cannot keep it out of that. Everything else must.
+SERVER_ACCESS_LOG = "aiohttp.access"
+
+
+@pytest.mark.parametrize("attack", ALL_LOGIN_ATTACKS, ids=lambda attack: attack.id)
+async def test_refused_login_leaves_no_secret_in_logs_or_notifications(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    attack: Attack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Issue #14.4: Home Assistant's failed-login counter logs the requested URL.
+    caplog.set_level(logging.DEBUG)
+    async with attacked_harness(hass, hass_client_no_auth, attack) as harness:
+        started = await harness.start()
+        assert started.status == 302, await started.text()
+        authorization = parse_qs(urlsplit(started.headers["Location"]).query)
+        pending = hass.data[DATA_DOMAIN].pending_logins.peek(authorization["state"][0])
+        assert pending is not None
+        query = await harness.provider.authorize(started.headers["Location"])
+        response = await harness.callback(query)
+        assert response.status == attack.status, await response.text()
+
+        secrets = [
+            *response_secrets(harness.provider),
+            *(value for name in ("code", "state") for value in query.getall(name, [])),
+            pending.authorization.state,
+            pending.authorization.nonce,
+            pending.authorization.code_verifier or "",
+            VERIFIER,
+        ]
+        secrets = [secret for secret in secrets if len(secret) >= 8]
+        records = [
+            record
+            for record in caplog.records
+            if record.name != SERVER_ACCESS_LOG or "/auth/oidc/callback" not in record.getMessage()
+        ]
+        # Formatted with the exception text and stack, as a log file would show them.
+        formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
+        texts = [formatter.format(record) for record in records]
+        notifications = persistent_notification._async_get_or_create_notifications(hass)
+        texts.extend(f"{item['title']} {item['message']}" for item in notifications.values())
+        assert any("Login attempt" in text for text in texts) == attack.counted
+        leaked = [(secret, text) for secret in secrets for text in texts if secret in text]
+        assert not leaked
 
 
 DISCOVERY_ATTACKS: list[tuple[str, Knobs, str]] = [
@@ -1222,6 +1286,23 @@ async def test_refused_logins_get_the_address_banned(
     assert harness.hass.http.app[KEY_BAN_MANAGER].ip_bans_lookup
     assert (await harness.client.get("/auth/oidc/welcome", params=authorize_query())).status == 403
     assert (await harness.start()).status == 403
+
+
+async def test_refused_login_behind_a_trusted_proxy_counts_for_the_client_address(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        http={"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]},
+    )
+    client = {"X-Forwarded-For": "198.51.100.7"}
+    provider.id_token_claims_override = {"aud": "another-client"}
+    assert (await harness.login(headers=client)).status == 400
+    attempts = hass.http.app[KEY_FAILED_LOGIN_ATTEMPTS]
+    assert attempts.get(ip_address("198.51.100.7")) == 1
+    assert harness.failed_login_attempts() == 0  # not the proxy's address
 
 
 async def test_successful_login_resets_the_failed_login_counter(

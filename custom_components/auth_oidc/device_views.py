@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.hdrs import ACCEPT
-from homeassistant.components.http.ban import process_wrong_login
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util import dt as dt_util
 from multidict import MultiMapping
@@ -32,6 +31,7 @@ from .device_login import (
     normalize_code,
     source_key,
 )
+from .hass_auth import count_failed_login
 from .login_state import ClientRequest, DeviceApproval
 from .pages import Translator
 from .runtime import DATA_DOMAIN, loaded_entries, loaded_entry
@@ -157,7 +157,7 @@ class DeviceApproveView(HomeAssistantView):
         outcome, login, cookie_value = store.enter_code(text, source, approver_cookie)
         if outcome is EntryOutcome.INVALID:
             # Wrong codes count towards Home Assistant's IP ban, like wrong passwords.
-            await process_wrong_login(request)
+            await count_failed_login(request)
         if login is None:
             return self._form(request, code=text[:32], outcome=outcome)
         try:

@@ -12,6 +12,7 @@ from homeassistant.auth.auth_store import AuthStore
 from homeassistant.auth.models import Credentials
 from homeassistant.auth.providers import AuthProvider
 from homeassistant.components.auth import DATA_STORE
+from homeassistant.components.http.ban import process_wrong_login
 from homeassistant.core import HomeAssistant
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -82,3 +83,16 @@ def intercept_get_route(hass: HomeAssistant, path: str, interceptor: Interceptor
         setattr(route, _INTERCEPTED_MARK, True)
         return True
     return False
+
+
+async def count_failed_login(request: web.Request) -> None:
+    """Count a failed login towards Home Assistant's IP ban, without the request's query."""
+    # Home Assistant logs the requested URL of a failed login (home-assistant.log): a
+    # callback's query holds the provider's code and state, which must never be logged.
+    # The remote address is passed on because a clone would otherwise re-read the socket's
+    # peer, not the client address that Home Assistant's forwarded middleware established.
+    without_query = request.rel_url.with_query(None)
+    if request.remote is None:
+        await process_wrong_login(request.clone(rel_url=without_query))
+    else:
+        await process_wrong_login(request.clone(rel_url=without_query, remote=request.remote))

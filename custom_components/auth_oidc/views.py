@@ -57,7 +57,7 @@ from homeassistant.auth.providers.trusted_networks import TrustedNetworksAuthPro
 from homeassistant.components import onboarding
 from homeassistant.components.auth import indieauth
 from homeassistant.components.http.auth_util import async_user_not_allowed_do_auth
-from homeassistant.components.http.ban import process_success_login, process_wrong_login
+from homeassistant.components.http.ban import process_success_login
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
@@ -84,7 +84,7 @@ from .const import (
     WELCOME_PATH,
 )
 from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
-from .hass_auth import Handler, store_auth_code
+from .hass_auth import Handler, count_failed_login, store_auth_code
 from .identity import Identity, identity_from_claims
 from .login_state import (
     ClientRequest,
@@ -636,7 +636,7 @@ class CallbackView(HomeAssistantView):
             return await _hand_off(request, entry, pending.client, identity)
         except LoginPageError as err:
             if err.reason not in ("provider_unavailable", "access_denied"):
-                await process_wrong_login(request)
+                await count_failed_login(request)
             return _error_page(request, err, pending.client if pending else None)
 
     @staticmethod

@@ -1446,6 +1446,33 @@ async def test_cross_site_start_for_a_third_party_client_is_refused(
     assert not harness.issued_codes
 
 
+async def test_form_post_from_a_sibling_subdomain_is_refused(
+    harness: Harness, provider: FakeProvider
+) -> None:
+    # Issue #14.5: "same-site" is another origin (another app under the same domain).
+    sibling = {"Origin": "https://other.example.com", "Sec-Fetch-Site": "same-site"}
+    started = await harness.start(headers=sibling)
+    await assert_error_page(
+        started, status=403, reason="invalid_request", detail="cross-origin form post"
+    )
+    assert len(harness.hass.data[DATA_DOMAIN].pending_logins) == 0
+
+
+@pytest.mark.parametrize(
+    "own_page",
+    [
+        pytest.param({"Sec-Fetch-Site": "same-origin"}, id="fetch-metadata"),
+        # Our pages send Referrer-Policy: no-referrer, so their posts carry Origin "null".
+        pytest.param({"Origin": "null"}, id="origin-null"),
+    ],
+)
+async def test_form_post_from_our_own_page_starts_the_login(
+    harness: Harness, own_page: dict[str, str]
+) -> None:
+    started = await harness.start(headers=own_page)
+    assert started.status == 302, await started.text()
+
+
 async def start_device_login(harness: Harness, waiting: Any, **client: str) -> str:
     """Open a cross-device waiting page in `waiting`; return the code it shows."""
     response = await waiting.get(

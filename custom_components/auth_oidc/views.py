@@ -556,11 +556,15 @@ class WelcomeView(HomeAssistantView):
         return response
 
 
-def _is_cross_site(request: web.Request) -> bool:
-    """Tell whether a browser says the request comes from another site (Fetch Metadata)."""
+def _is_cross_origin(request: web.Request) -> bool:
+    """Tell whether a browser says the request comes from another origin (Fetch Metadata)."""
     if (fetch_site := request.headers.get("Sec-Fetch-Site")) is not None:
-        return fetch_site == "cross-site"
-    # Browsers without Fetch Metadata: compare the Origin's host with ours.
+        # "same-site" includes sibling subdomains (another app on the same domain): refused.
+        # "none" is a navigation the user started (no page sent it).
+        return fetch_site not in ("same-origin", "none")
+    # Browsers without Fetch Metadata: compare the Origin's host and port with ours. The
+    # scheme is left out: behind a TLS-terminating proxy the request may look like http.
+    # "null" is what a post from our own pages carries under Referrer-Policy: no-referrer.
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return False
@@ -568,11 +572,11 @@ def _is_cross_site(request: web.Request) -> bool:
 
 
 async def read_form(request: web.Request) -> MultiDict[str]:
-    """Return the posted form fields; cross-site posts, uploads and malformed bodies are refused."""
-    if _is_cross_site(request):
+    """Return the posted form fields; refuse cross-origin posts, uploads, malformed bodies."""
+    if _is_cross_origin(request):
         # Login CSRF (RFC 9700 §4.7): our forms are only ever posted from our own pages.
         raise LoginPageError(
-            "invalid_request", detail="cross-site form post", status=HTTPStatus.FORBIDDEN
+            "invalid_request", detail="cross-origin form post", status=HTTPStatus.FORBIDDEN
         )
     if request.content_type != "application/x-www-form-urlencoded":
         # Refused before reading: no multipart parsing, no temporary files for uploads.

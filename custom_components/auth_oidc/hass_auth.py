@@ -89,10 +89,10 @@ async def count_failed_login(request: web.Request) -> None:
     """Count a failed login towards Home Assistant's IP ban, without the request's query."""
     # Home Assistant logs the requested URL of a failed login (home-assistant.log): a
     # callback's query holds the provider's code and state, which must never be logged.
-    # The remote address is passed on because a clone would otherwise re-read the socket's
-    # peer, not the client address that Home Assistant's forwarded middleware established.
-    without_query = request.rel_url.with_query(None)
-    if request.remote is None:
-        await process_wrong_login(request.clone(rel_url=without_query))
-    else:
-        await process_wrong_login(request.clone(rel_url=without_query, remote=request.remote))
+    # Only GET requests carry anything in the query (a form post's fields are in its body,
+    # and aiohttp cannot clone a request whose body was read). The clone gets the remote
+    # address explicitly: it would otherwise re-read the socket's peer, not the client
+    # address that Home Assistant's forwarded middleware established.
+    if request.method == "GET" and request.rel_url.query_string and request.remote:
+        request = request.clone(rel_url=request.rel_url.with_query(None), remote=request.remote)
+    await process_wrong_login(request)

@@ -134,11 +134,16 @@ class Attack:
     token_calls: int = 1
     userinfo_calls: int = 0
     pending_left: int = 0
+    # An unknown state is an honest user's expired or evicted login, not a guess.
+    state_unknown: bool = False
 
     @property
     def counted(self) -> bool:
         """Tell whether Home Assistant's IP-ban counter counts this refusal."""
-        return self.reason not in ("provider_unavailable", "access_denied")
+        return not self.state_unknown and self.reason not in (
+            "provider_unavailable",
+            "access_denied",
+        )
 
 
 def id_token(id_: str, detail: str, knobs: Knobs, **more: Any) -> Attack:
@@ -503,6 +508,7 @@ CALLBACK_ATTACKS = [
         {"callback_params_override": {"state": "forged-state"}},
         reason="login_expired",
         pending_left=1,
+        state_unknown=True,
     ),
     callback(
         "state-duplicated",
@@ -1308,9 +1314,24 @@ async def test_refused_login_behind_a_trusted_proxy_counts_for_the_client_addres
 async def test_successful_login_resets_the_failed_login_counter(
     harness: Harness, provider: FakeProvider
 ) -> None:
-    await harness.callback({"state": "forged", "code": "x"})
+    provider.id_token_claims_override = {"aud": "another-client"}
+    assert (await harness.login()).status == 400
     assert harness.failed_login_attempts() == 1
+    provider.id_token_claims_override = {}
     await harness.login_ok()
+    assert harness.failed_login_attempts() == 0
+
+
+async def test_callback_of_an_unknown_or_evicted_login_is_not_a_failed_login(
+    harness: Harness, provider: FakeProvider
+) -> None:
+    # Issue #14.5: whoever evicts pending logins must not get their owners' addresses banned.
+    query = await harness.start_at_provider()
+    harness.hass.data[DATA_DOMAIN].pending_logins.take(query["state"])  # evicted
+    response = await harness.callback(query)
+    await assert_error_page(
+        response, status=400, reason="login_expired", detail="unknown or used state"
+    )
     assert harness.failed_login_attempts() == 0
 
 

@@ -35,9 +35,8 @@ from custom_components.auth_oidc.device_login import (
     masked_network,
     new_code,
     normalize_code,
-    source_key,
 )
-from custom_components.auth_oidc.login_state import ClientRequest
+from custom_components.auth_oidc.login_state import ClientRequest, source_key
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.fake_provider import FakeProvider
 from tests.test_views import onboarded, provider

@@ -125,13 +125,20 @@ class LoginPageError(Exception):
     """A login failure to show to the user as a translated page."""
 
     def __init__(
-        self, reason: str, *, detail: str = "", status: HTTPStatus = HTTPStatus.BAD_REQUEST
+        self,
+        reason: str,
+        *,
+        detail: str = "",
+        status: HTTPStatus = HTTPStatus.BAD_REQUEST,
+        counted: bool = True,
     ) -> None:
         """Describe the failure by a translation key and an optional technical detail."""
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
         self.status = status
+        # Whether a refused callback counts as a failed login for Home Assistant's IP ban.
+        self.counted = counted
 
 
 def _optional(params: MultiMapping[str], name: str) -> str | None:
@@ -639,7 +646,7 @@ class CallbackView(HomeAssistantView):
                 return _device_approval_verified(request, entry, pending.client, identity)
             return await _hand_off(request, entry, pending.client, identity)
         except LoginPageError as err:
-            if err.reason not in ("provider_unavailable", "access_denied"):
+            if err.counted and err.reason not in ("provider_unavailable", "access_denied"):
                 await count_failed_login(request)
             return _error_page(request, err, pending.client if pending else None)
 
@@ -658,7 +665,9 @@ class CallbackView(HomeAssistantView):
         # RFC 6749 §10.12 / RFC 9700 §4.7: unknown, expired or replayed state is refused.
         pending = store.peek(state)
         if pending is None:
-            raise LoginPageError("login_expired", detail="unknown or used state")
+            # Not counted for the IP ban: nobody guesses a 256-bit state, and unknown states
+            # are honest users' expired, evicted or already used logins (reload, back button).
+            raise LoginPageError("login_expired", detail="unknown or used state", counted=False)
         # RFC 9700 §4.7.1: only the browser that started the login may finish (or spend) it.
         if not binding_matches(pending, request.cookies.get(_binding_cookie_name(state))):
             raise LoginPageError("login_expired", detail="started in another browser")

@@ -396,6 +396,11 @@ async def start_login(
         )
     except OIDCError as err:
         _LOGGER.warning("Cannot start a login at %s: %s", entry.title, err)
+        if err.code == "discovery_insecure_endpoint":
+            # The detail names the endpoint; the page tells the administrator how to allow it.
+            raise LoginPageError(
+                "provider_insecure", detail=err.detail, status=HTTPStatus.SERVICE_UNAVAILABLE
+            ) from err
         raise LoginPageError(
             "provider_unavailable", detail=err.code, status=HTTPStatus.SERVICE_UNAVAILABLE
         ) from err

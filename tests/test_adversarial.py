@@ -697,7 +697,8 @@ DISCOVERY_ATTACKS: list[tuple[str, Knobs, str]] = [
         (
             f"{name}-plain-http",
             {"discovery_override": {name: "http://idp.example.net/endpoint"}},
-            "discovery_insecure_endpoint",
+            # The page names the endpoint and says how to allow plain http (provider_insecure).
+            f"{name} http://idp.example.net/endpoint is not https",
         )
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
     ),
@@ -764,10 +765,11 @@ async def test_unacceptable_discovery_never_starts_a_login(
 
     response = await harness.start()
 
+    insecure = detail.endswith("is not https")
     await assert_error_page(
         response,
         status=503,
-        reason="provider_unavailable",
+        reason="provider_insecure" if insecure else "provider_unavailable",
         detail=detail,
         secrets=response_secrets(provider),
     )

@@ -11,22 +11,26 @@ import re
 import time
 import warnings
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
+from ipaddress import ip_address
 from typing import Any
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from homeassistant.components.http.ban import KEY_BAN_MANAGER
+from homeassistant.components import persistent_notification
+from homeassistant.components.http.ban import KEY_BAN_MANAGER, KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.auth_oidc.const import CONTEXT_IDENTITY, DOMAIN
+from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
 from tests.adversarial_support import (
     CLIENT_ID,
@@ -134,11 +138,16 @@ class Attack:
     token_calls: int = 1
     userinfo_calls: int = 0
     pending_left: int = 0
+    # An unknown state is an honest user's expired or evicted login, not a guess.
+    state_unknown: bool = False
 
     @property
     def counted(self) -> bool:
         """Tell whether Home Assistant's IP-ban counter counts this refusal."""
-        return self.reason not in ("provider_unavailable", "access_denied")
+        return not self.state_unknown and self.reason not in (
+            "provider_unavailable",
+            "access_denied",
+        )
 
 
 def id_token(id_: str, detail: str, knobs: Knobs, **more: Any) -> Attack:
@@ -503,6 +512,7 @@ CALLBACK_ATTACKS = [
         {"callback_params_override": {"state": "forged-state"}},
         reason="login_expired",
         pending_left=1,
+        state_unknown=True,
     ),
     callback(
         "state-duplicated",
@@ -585,8 +595,11 @@ ALL_LOGIN_ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize("attack", ALL_LOGIN_ATTACKS, ids=lambda attack: attack.id)
-async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, attack: Attack) -> None:
+@asynccontextmanager
+async def attacked_harness(
+    hass: HomeAssistant, hass_client_no_auth: Any, attack: Attack
+) -> AsyncIterator[Harness]:
+    """Set up the integration against a provider that misbehaves as the attack says."""
     async with FakeProvider.running(alg=attack.alg) as provider:
         provider.user = dict(USER)
         apply_knobs(provider, attack.before_setup)
@@ -596,6 +609,13 @@ async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, atta
         if attack.prepare is not None:
             await attack.prepare(harness)
         apply_knobs(provider, attack.knobs)
+        yield harness
+
+
+@pytest.mark.parametrize("attack", ALL_LOGIN_ATTACKS, ids=lambda attack: attack.id)
+async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, attack: Attack) -> None:
+    async with attacked_harness(hass, hass_client_no_auth, attack) as harness:
+        provider = harness.provider
         before = await harness.side_effects()
         attempts = harness.failed_login_attempts()
         calls_before = Counter(provider.requests)
@@ -621,6 +641,55 @@ async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, atta
         assert harness.failed_login_attempts() == attempts + attack.counted
 
 
+# aiohttp's access log (logger "aiohttp.access", INFO, off at Home Assistant's default level)
+# records every request line, like a reverse proxy's access log: a provider that returns the
+# code in the query (response_mode=query) cannot keep it out of that. Everything else must.
+SERVER_ACCESS_LOG = "aiohttp.access"
+
+
+@pytest.mark.parametrize("attack", ALL_LOGIN_ATTACKS, ids=lambda attack: attack.id)
+async def test_refused_login_leaves_no_secret_in_logs_or_notifications(
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    attack: Attack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Issue #14.4: Home Assistant's failed-login counter logs the requested URL.
+    caplog.set_level(logging.DEBUG)
+    async with attacked_harness(hass, hass_client_no_auth, attack) as harness:
+        started = await harness.start()
+        assert started.status == 302, await started.text()
+        authorization = parse_qs(urlsplit(started.headers["Location"]).query)
+        pending = hass.data[DATA_DOMAIN].pending_logins.peek(authorization["state"][0])
+        assert pending is not None
+        query = await harness.provider.authorize(started.headers["Location"])
+        response = await harness.callback(query)
+        assert response.status == attack.status, await response.text()
+
+        secrets = [
+            *response_secrets(harness.provider),
+            *(value for name in ("code", "state") for value in query.getall(name, [])),
+            pending.authorization.state,
+            pending.authorization.nonce,
+            pending.authorization.code_verifier or "",
+            VERIFIER,
+        ]
+        secrets = [secret for secret in secrets if len(secret) >= 8]
+        records = [
+            record
+            for record in caplog.records
+            if record.name != SERVER_ACCESS_LOG or "/auth/oidc/callback" not in record.getMessage()
+        ]
+        # Formatted with the exception text and stack, as a log file would show them.
+        formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
+        texts = [formatter.format(record) for record in records]
+        notifications = persistent_notification._async_get_or_create_notifications(hass)
+        texts.extend(f"{item['title']} {item['message']}" for item in notifications.values())
+        assert any("Login attempt" in text for text in texts) == attack.counted
+        leaked = [(secret, text) for secret in secrets for text in texts if secret in text]
+        assert not leaked
+
+
 DISCOVERY_ATTACKS: list[tuple[str, Knobs, str]] = [
     ("issuer-mismatch", {"discovery_override": {"issuer": EVIL}}, "discovery_issuer_mismatch"),
     (
@@ -632,7 +701,8 @@ DISCOVERY_ATTACKS: list[tuple[str, Knobs, str]] = [
         (
             f"{name}-plain-http",
             {"discovery_override": {name: "http://idp.example.net/endpoint"}},
-            "discovery_insecure_endpoint",
+            # The page names the endpoint and says how to allow plain http (provider_insecure).
+            f"{name} http://idp.example.net/endpoint is not https",
         )
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
     ),
@@ -699,10 +769,11 @@ async def test_unacceptable_discovery_never_starts_a_login(
 
     response = await harness.start()
 
+    insecure = detail.endswith("is not https")
     await assert_error_page(
         response,
         status=503,
-        reason="provider_unavailable",
+        reason="provider_insecure" if insecure else "provider_unavailable",
         detail=detail,
         secrets=response_secrets(provider),
     )
@@ -1263,12 +1334,44 @@ async def test_refused_callback_is_counted_without_logging_its_code_or_state(
     assert query["state"] not in logged
 
 
+async def test_refused_login_behind_a_trusted_proxy_counts_for_the_client_address(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        http={"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]},
+    )
+    client = {"X-Forwarded-For": "198.51.100.7"}
+    provider.id_token_claims_override = {"aud": "another-client"}
+    assert (await harness.login(headers=client)).status == 400
+    attempts = hass.http.app[KEY_FAILED_LOGIN_ATTEMPTS]
+    assert attempts.get(ip_address("198.51.100.7")) == 1
+    assert harness.failed_login_attempts() == 0  # not the proxy's address
+
+
 async def test_successful_login_resets_the_failed_login_counter(
     harness: Harness, provider: FakeProvider
 ) -> None:
-    await harness.callback({"state": "forged", "code": "x"})
+    provider.id_token_claims_override = {"aud": "another-client"}
+    assert (await harness.login()).status == 400
     assert harness.failed_login_attempts() == 1
+    provider.id_token_claims_override = {}
     await harness.login_ok()
+    assert harness.failed_login_attempts() == 0
+
+
+async def test_callback_of_an_unknown_or_evicted_login_is_not_a_failed_login(
+    harness: Harness, provider: FakeProvider
+) -> None:
+    # Issue #14.5: whoever evicts pending logins must not get their owners' addresses banned.
+    query = await harness.start_at_provider()
+    harness.hass.data[DATA_DOMAIN].pending_logins.take(query["state"])  # evicted
+    response = await harness.callback(query)
+    await assert_error_page(
+        response, status=400, reason="login_expired", detail="unknown or used state"
+    )
     assert harness.failed_login_attempts() == 0
 
 
@@ -1389,6 +1492,63 @@ async def test_default_redirect_does_not_skip_consent_for_a_third_party_client(
     assert response.status == 200
 
 
+ATTACKER = "https://attacker.example/"
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["https://attacker.example/x?auth_callback=1", "https://attacker.example/?auth_callback=1"],
+)
+async def test_default_redirect_does_not_skip_consent_for_a_client_shaped_like_the_frontend(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, redirect_uri: str
+) -> None:
+    # Issue #14.1: the frontend's request shape (client_id path "/", auth_callback=1 on the
+    # same origin) is easy to copy; only this Home Assistant's own origin is the frontend.
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, features={"default_redirect": True}
+    )
+    response = await harness.client.get(
+        "/auth/oidc/welcome",
+        params=authorize_query(client_id=ATTACKER, redirect_uri=redirect_uri),
+        allow_redirects=False,
+    )
+    page = await response.text()
+    assert response.status == 200, response.headers.get("Location")
+    assert re.search(r'id="client-host">attacker\.example<', page), page
+    assert 'name="store_token"' not in page
+    assert len(hass.data[DATA_DOMAIN].pending_logins) == 0
+
+
+async def test_keep_me_logged_in_is_not_handed_to_a_client_shaped_like_the_frontend(
+    harness: Harness, provider: FakeProvider
+) -> None:
+    redirect_uri = "https://attacker.example/x?auth_callback=1"
+    response = await harness.login(
+        client_id=ATTACKER, redirect_uri=redirect_uri, store_token="true"
+    )
+    assert response.status == 302, await response.text()
+    location = response.headers["Location"]
+    assert location.startswith(redirect_uri + "&code=")
+    assert "storeToken" not in parse_qs(urlsplit(location).query)
+
+
+async def test_default_redirect_skips_the_welcome_page_for_the_frontend_at_the_requested_origin(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, features={"default_redirect": True}
+    )
+    # No configured URL names this origin: the browser reached Home Assistant here.
+    origin = str(harness.client.make_url("/"))
+    response = await harness.client.get(
+        "/auth/oidc/welcome",
+        params=authorize_query(client_id=origin, redirect_uri=f"{origin}?auth_callback=1"),
+        allow_redirects=False,
+    )
+    assert response.status == 302
+    assert response.headers["Location"].startswith(provider.issuer)
+
+
 @pytest.mark.parametrize(
     "cross_site",
     [
@@ -1414,6 +1574,33 @@ async def test_cross_site_start_for_a_third_party_client_is_refused(
         assert not response.headers.get("Location", "").startswith(EVIL_CALLBACK)
     assert started.status in (400, 403)
     assert not harness.issued_codes
+
+
+async def test_form_post_from_a_sibling_subdomain_is_refused(
+    harness: Harness, provider: FakeProvider
+) -> None:
+    # Issue #14.5: "same-site" is another origin (another app under the same domain).
+    sibling = {"Origin": "https://other.example.com", "Sec-Fetch-Site": "same-site"}
+    started = await harness.start(headers=sibling)
+    await assert_error_page(
+        started, status=403, reason="invalid_request", detail="cross-origin form post"
+    )
+    assert len(harness.hass.data[DATA_DOMAIN].pending_logins) == 0
+
+
+@pytest.mark.parametrize(
+    "own_page",
+    [
+        pytest.param({"Sec-Fetch-Site": "same-origin"}, id="fetch-metadata"),
+        # Our pages send Referrer-Policy: no-referrer, so their posts carry Origin "null".
+        pytest.param({"Origin": "null"}, id="origin-null"),
+    ],
+)
+async def test_form_post_from_our_own_page_starts_the_login(
+    harness: Harness, own_page: dict[str, str]
+) -> None:
+    started = await harness.start(headers=own_page)
+    assert started.status == 302, await started.text()
 
 
 async def start_device_login(harness: Harness, waiting: Any, **client: str) -> str:

@@ -640,6 +640,62 @@ async def test_insecure_endpoint_in_document_needs_confirmation(
     assert result["step_id"] == "client"
 
 
+# Pooled TLS connections to the provider close after the test, with a timer of their own.
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_https_document_with_a_loopback_http_endpoint_needs_confirmation(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    # Issue #14.5: Pocket ID with INTERNAL_APP_URL publishes its back channel on an internal
+    # http address. Inside an https document that is a downgrade, even on loopback.
+    server_context, ca_file = self_signed_certificate(tmp_path)
+    async with serve_tls(server_context) as provider:
+        internal = "http://127.0.0.1:1411"
+        provider.discovery_override = {
+            "token_endpoint": f"{internal}/api/oidc/token",
+            "userinfo_endpoint": f"{internal}/api/oidc/userinfo",
+        }
+        result = await start(hass)
+        flow_id = result["flow_id"]
+        form = {"base_url": provider.issuer, "tls_ca_path": str(ca_file)}
+        result = await configure(hass, flow_id, {"base_url": provider.issuer})
+        assert result["errors"] == {"base": "discovery_tls"}
+        result = await configure(hass, flow_id, form)
+        assert result["errors"] == {"base": "discovery_insecure_endpoint"}
+        detail = result["description_placeholders"]["error_detail"]
+        assert f"{internal}/api/oidc/token" in detail
+        assert "allow_insecure_http" in fields(result)
+        result = await configure(hass, flow_id, {**form, "allow_insecure_http": True})
+        assert result["step_id"] == "client"
+        result = await configure(hass, flow_id, {"client_id": "ha", "display_name": "Pocket"})
+        result = await configure(hass, flow_id, ROLES)
+        result = await configure(hass, flow_id, LINKING)
+        assert result["data"]["network"]["allow_insecure_http"] is True
+        await hass.async_block_till_done()
+
+
+# Pooled TLS connections to the provider close after the test, with a timer of their own.
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_login_page_names_a_downgraded_endpoint_and_how_to_allow_it(
+    hass: HomeAssistant, hass_client_no_auth: Any, tmp_path: Path
+) -> None:
+    server_context, ca_file = self_signed_certificate(tmp_path)
+    async with serve_tls(server_context) as provider:
+        token_endpoint = "http://127.0.0.1:1411/api/oidc/token"
+        provider.discovery_override = {"token_endpoint": token_endpoint}
+        await setup_integration(hass, provider, network={"tls_ca_path": str(ca_file)})
+        entry = hass.config_entries.async_entries(DOMAIN)[0]
+        client = await hass_client_no_auth()
+        response = await client.post(
+            "/auth/oidc/redirect",
+            data={**authorize_query(), "entry_id": entry.entry_id},
+            allow_redirects=False,
+        )
+        page = await response.text()
+        assert response.status == 503, page
+        assert "network.allow_insecure_http" in page
+        assert f"token_endpoint {token_endpoint}" in page
+
+
 async def test_confirmed_http_is_not_stored_when_not_needed(
     hass: HomeAssistant, provider: FakeProvider
 ) -> None:

@@ -44,9 +44,8 @@ from custom_components.auth_oidc.device_login import (
     masked_network,
     new_code,
     normalize_code,
-    source_key,
 )
-from custom_components.auth_oidc.login_state import ClientRequest
+from custom_components.auth_oidc.login_state import ClientRequest, source_key
 from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.fake_provider import FakeProvider
@@ -144,6 +143,8 @@ async def set_up(
         "display_name": "Pocket ID",
         **options,
     }
+    # The web frontend of these tests is served at this configured external URL.
+    await hass.config.async_update(external_url="https://ha.example.com")
     assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
     await hass.async_block_till_done()
     if issued is not None:

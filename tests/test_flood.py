@@ -215,6 +215,22 @@ async def test_a_flood_from_one_address_does_not_evict_another_addresss_login(
     assert response.status == 302, await response.text()
 
 
+async def test_a_flood_from_one_ipv6_network_does_not_evict_another_addresss_login(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    # Issue #14.5: every address of one /64 is one source, whatever its last 64 bits.
+    proxies = {"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"], **NO_BAN}
+    harness = await setup_harness(hass, hass_client_no_auth, provider, http=proxies)
+    hass.data[DATA_DOMAIN].pending_logins = PendingLoginStore(cap=CAP)
+    victim = {"X-Forwarded-For": "2001:db8:1::7"}
+    query = await harness.start_at_provider(headers=victim)
+    for index in range(CAP + 5):
+        attacker = {"X-Forwarded-For": f"2001:db8:2::{index + 1:x}"}
+        assert (await harness.start(headers=attacker)).status == 302
+    response = await harness.callback(query, headers=victim)
+    assert response.status == 302, await response.text()
+
+
 async def test_failing_discovery_is_not_refetched_for_every_request(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
 ) -> None:

@@ -84,3 +84,37 @@ def test_one_address_evicts_only_its_own_logins() -> None:
     assert store.take("attacker-46") is None  # its own oldest went first
     assert store.take("attacker-49") is not None
     assert store.take("victim") is not None
+
+
+def test_one_ipv6_network_evicts_only_its_own_logins() -> None:
+    # Issue #14.5: an IPv6 host has a whole /64; each of its addresses is the same source.
+    clock = Clock()
+    store = PendingLoginStore(cap=10, per_address=3, clock=clock)
+    store.add("victim", pending(clock.now), address="2001:db8:1::7")
+    for index in range(50):
+        store.add(f"attacker-{index}", pending(clock.now), address=f"2001:db8:2::{index + 1:x}")
+    assert len(store) == 4
+    assert store.take("attacker-46") is None
+    assert store.take("attacker-49") is not None
+    assert store.take("victim") is not None
+
+
+def test_a_full_store_evicts_the_busiest_source_first() -> None:
+    # A flood from several addresses fills the store: it loses its own logins, not others'.
+    clock = Clock()
+    store = PendingLoginStore(cap=10, per_address=5, clock=clock)
+    store.add("victim", pending(clock.now), address="198.51.100.7")
+    for index in range(30):
+        store.add(f"attacker-{index}", pending(clock.now), address=f"203.0.113.{index % 3}")
+    assert len(store) == 10
+    assert store.take("victim") is not None
+
+
+def test_ipv4_mapped_ipv6_is_the_ipv4_source() -> None:
+    clock = Clock()
+    store = PendingLoginStore(cap=10, per_address=2, clock=clock)
+    store.add("a", pending(clock.now), address="203.0.113.5")
+    store.add("b", pending(clock.now), address="::ffff:203.0.113.5")
+    store.add("c", pending(clock.now), address="203.0.113.5")
+    assert store.take("a") is None
+    assert store.take("b") is not None

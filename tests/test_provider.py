@@ -64,14 +64,77 @@ async def test_owner_is_never_demoted(
     owner = await add_local_user(hass, local_auth, "alice", "Owner")
     await hass.auth.async_update_user(owner, group_ids=[GROUP_ID_ADMIN])
     owner.is_owner = True
-    provider.user = {**provider.user, "groups": []}
     await setup_integration(hass, provider, features={"automatic_user_linking": True})
     client = await hass_client_no_auth()
+    linked = await user_of(
+        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    )
+    assert linked.id == owner.id
+    # Later the provider drops the administrator group: the owner stays an administrator.
+    provider.user = {**provider.user, "groups": []}
     user = await user_of(
         hass, await redeem(client, (await login(client, provider)).headers["Location"])
     )
     assert user.id == owner.id
     assert [group.id for group in user.groups] == [GROUP_ID_ADMIN]
+
+
+@pytest.mark.parametrize(
+    "usernames",
+    [
+        ("strasse", "straße"),  # case folding maps ß to ss
+        ("kelvin", "\u212aelvin"),  # ... and the Kelvin sign to k
+        ("alice", "Alice"),
+    ],
+    ids=["eszett", "kelvin-sign", "case"],
+)
+async def test_automatic_user_linking_needs_an_exactly_equal_username(
+    hass: HomeAssistant,
+    hass_client_no_auth,
+    provider: FakeProvider,
+    local_auth: HassAuthProvider,
+    usernames: tuple[str, str],
+) -> None:
+    local_username, provider_username = usernames
+    existing = await add_local_user(hass, local_auth, local_username, "Local")
+    await hass.auth.async_update_user(existing, group_ids=[GROUP_ID_USER])
+    provider.user = {**provider.user, "preferred_username": provider_username, "groups": []}
+    await setup_integration(hass, provider, features={"automatic_user_linking": True})
+    client = await hass_client_no_auth()
+    user = await user_of(
+        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    )
+    assert user.id != existing.id
+    assert {c.auth_provider_type for c in existing.credentials} == {"homeassistant"}
+
+
+@pytest.mark.parametrize("owner", [False, True], ids=["administrator", "owner"])
+async def test_automatic_user_linking_gives_an_administrator_only_to_an_administrator_login(
+    hass: HomeAssistant,
+    hass_client_no_auth,
+    provider: FakeProvider,
+    local_auth: HassAuthProvider,
+    owner: bool,
+) -> None:
+    admin = await add_local_user(hass, local_auth, "alice", "Alice Local")
+    await hass.auth.async_update_user(admin, group_ids=[GROUP_ID_ADMIN])
+    admin.is_owner = owner
+    await setup_integration(hass, provider, features={"automatic_user_linking": True})
+    client = await hass_client_no_auth()
+    # Same username, but the provider does not put this login in the administrator group.
+    provider.user = {**provider.user, "groups": ["users"]}
+    plain = await user_of(
+        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    )
+    assert plain.id != admin.id
+    assert [group.id for group in plain.groups] == [GROUP_ID_USER]
+    assert {c.auth_provider_type for c in admin.credentials} == {"homeassistant"}
+    # Another account at the provider, same username, in the administrator group: linked.
+    provider.user = {**provider.user, "sub": "another-subject", "groups": ["admins"]}
+    linked = await user_of(
+        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    )
+    assert linked.id == admin.id
 
 
 async def test_identity_is_issuer_and_subject(

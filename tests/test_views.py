@@ -74,6 +74,8 @@ async def setup_integration(hass: HomeAssistant, provider: FakeProvider, **optio
         "display_name": "Pocket ID",
         **options,
     }
+    # The web frontend of these tests is served at this configured external URL.
+    await hass.config.async_update(external_url="https://ha.example.com")
     assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
     await hass.async_block_till_done()
 

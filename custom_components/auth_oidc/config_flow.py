@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import probatio as vol
 from homeassistant.config_entries import (
@@ -210,7 +210,7 @@ async def _async_ssl_context(hass: HomeAssistant, ca_path: str) -> ssl.SSLContex
 
 
 def _uses_insecure_http(discovery_url: str, metadata: ProviderMetadata) -> bool:
-    """Tell whether any provider URL is plain http to a host that is not loopback."""
+    """Tell whether a provider URL is plain http off loopback, or in an https document."""
     urls = (
         discovery_url,
         metadata.authorization_endpoint,
@@ -218,7 +218,10 @@ def _uses_insecure_http(discovery_url: str, metadata: ProviderMetadata) -> bool:
         metadata.jwks_uri,
         metadata.userinfo_endpoint or discovery_url,
     )
-    return not all(is_secure_url(url, allow_insecure_http=False) for url in urls)
+    downgrade = urlsplit(discovery_url).scheme == "https" and any(
+        urlsplit(url).scheme == "http" for url in urls
+    )
+    return downgrade or not all(is_secure_url(url, allow_insecure_http=False) for url in urls)
 
 
 async def async_check_provider(

@@ -21,7 +21,13 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from urllib.parse import urlsplit
 
 from .identity import Identity
-from .login_state import ClientRequest, hash_binding, new_browser_binding
+from .login_state import (
+    ClientRequest,
+    hash_binding,
+    new_browser_binding,
+    parse_address,
+    source_key,
+)
 
 # RFC 8628 §6.1: short, case-insensitive user codes without look-alikes (no 0/O, 1/I/L).
 # 31 symbols, 8 of them: ~39.6 bits, with guesses limited per network (below).
@@ -226,20 +232,9 @@ def describe_device(user_agent: str, client_id: str) -> DeviceDescription:
     return DeviceDescription("browser", platform, browser)
 
 
-def _address(remote: str | None) -> IPv4Address | IPv6Address | None:
-    """Parse a peer address; IPv4-mapped IPv6 counts as IPv4."""
-    try:
-        address = ip_address(remote or "")
-    except ValueError:
-        return None
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
 def masked_network(remote: str | None) -> Network | None:
     """Return the approximate network of an address: IPv4 /24, IPv6 /48."""
-    if (address := _address(remote)) is None:
+    if (address := parse_address(remote)) is None:
         return None
     prefix = 24 if isinstance(address, IPv4Address) else 48
     local = any(address in network for network in LOCAL_NETWORKS)
@@ -280,15 +275,6 @@ def approval_url(scheme: str, authority: str, path: str, *, force_https: bool) -
     url = f"{scheme}://{authority}{path}"
     # The QR code encodes the URL with "?code=XXXX-XXXX".
     return url if len(url) + len("?code=") + CODE_LENGTH + 1 <= MAX_APPROVAL_URL else None
-
-
-def source_key(remote: str | None) -> str:
-    """Return the key that rate limits count by: the IPv4 address or the IPv6 /64."""
-    if (address := _address(remote)) is None:
-        return "unknown"
-    if isinstance(address, IPv6Address):
-        return str(ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 def _network_of(login: DeviceLogin) -> str:

@@ -33,10 +33,9 @@ from .device_login import (
     Network,
     format_code,
     normalize_code,
-    source_key,
 )
 from .hass_auth import count_failed_login
-from .login_state import ClientRequest, DeviceApproval
+from .login_state import ClientRequest, DeviceApproval, source_key
 from .pages import SECURITY_HEADERS, Translator, qr_svg
 from .runtime import DATA_DOMAIN, loaded_entries, loaded_entry
 from .views import (

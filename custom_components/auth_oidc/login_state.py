@@ -4,15 +4,16 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
 from .oidc import AuthorizationRequest
 
 PENDING_LOGIN_TTL = 600.0
 PENDING_LOGIN_CAP = 1000
-# Pending logins one network address may hold: a flood from one address evicts only its own.
+# Pending logins one source (IPv4 address, IPv6 /64) may hold: its flood evicts only its own.
 PENDING_LOGINS_PER_ADDRESS = 20
 # Test-login links that the options flow hands to an administrator: single use, short-lived.
 INSPECTION_GRANT_TTL = 600.0
@@ -73,8 +74,34 @@ def binding_matches(pending: PendingLogin, cookie_value: str | None) -> bool:
     return hmac.compare_digest(pending.browser_binding_hash, hash_binding(cookie_value))
 
 
+def parse_address(remote: str | None) -> IPv4Address | IPv6Address | None:
+    """Parse a peer address; IPv4-mapped IPv6 counts as IPv4."""
+    try:
+        address = ip_address(remote or "")
+    except ValueError:
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def source_key(remote: str | None) -> str:
+    """Return the key that per-source limits count by: the IPv4 address or the IPv6 /64."""
+    # One IPv6 host usually holds a whole /64 (RFC 4291 §2.5.1): its addresses are one source.
+    if (address := parse_address(remote)) is None:
+        return "unknown"
+    if isinstance(address, IPv6Address):
+        return str(ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 class PendingLoginStore:
-    """Pending logins keyed by OAuth `state`; bounded in all and per address, expired dropped."""
+    """Pending logins keyed by OAuth `state`; bounded in all and per source, expired dropped.
+
+    When full, the busiest source loses its oldest login: a flood from a few sources evicts
+    only its own, and pushing out a login of a source that holds one takes as many sources
+    as the store holds logins.
+    """
 
     def __init__(
         self,
@@ -90,8 +117,9 @@ class PendingLoginStore:
         self._per_address = per_address
         self._clock = clock
         self._items: OrderedDict[str, PendingLogin] = OrderedDict()
-        self._addresses: dict[str, str] = {}
-        self._per_address_count: Counter[str] = Counter()
+        self._sources: dict[str, str] = {}
+        # Each source's states, oldest first.
+        self._by_source: dict[str, OrderedDict[str, None]] = {}
 
     def __len__(self) -> int:
         """Return how many pending logins are held."""
@@ -102,16 +130,18 @@ class PendingLoginStore:
         return self._clock()
 
     def add(self, state: str, pending: PendingLogin, *, address: str = "") -> None:
-        """Store a pending login; evict expired ones, then this address's or the oldest."""
+        """Store a pending login; evict expired ones, then this source's or the busiest's."""
         self._drop_expired()
-        if self._per_address_count[address] >= self._per_address:
-            oldest_own = next(key for key, owner in self._addresses.items() if owner == address)
-            self._remove(oldest_own)
+        source = source_key(address)
+        own = self._by_source.get(source)
+        if own is not None and len(own) >= self._per_address:
+            self._remove(next(iter(own)))
         while len(self._items) >= self._cap:
-            self._remove(next(iter(self._items)))
+            busiest = max(self._by_source.values(), key=len)
+            self._remove(next(iter(busiest)))
         self._items[state] = pending
-        self._addresses[state] = address
-        self._per_address_count[address] += 1
+        self._sources[state] = source
+        self._by_source.setdefault(source, OrderedDict())[state] = None
 
     def peek(self, state: str) -> PendingLogin | None:
         """Return the pending login for `state` without consuming it, when it is fresh."""
@@ -128,12 +158,13 @@ class PendingLoginStore:
         return pending
 
     def _remove(self, state: str) -> PendingLogin | None:
-        """Remove the pending login for `state` and its per-address count."""
+        """Remove the pending login for `state` from the store and from its source."""
         pending = self._items.pop(state, None)
-        if (address := self._addresses.pop(state, None)) is not None:
-            self._per_address_count[address] -= 1
-            if self._per_address_count[address] <= 0:
-                del self._per_address_count[address]
+        if (source := self._sources.pop(state, None)) is not None:
+            states = self._by_source[source]
+            del states[state]
+            if not states:
+                del self._by_source[source]
         return pending
 
     def _drop_expired(self) -> None:

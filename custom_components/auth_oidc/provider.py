@@ -75,8 +75,16 @@ class OIDCAuthProvider(AuthProvider):
             and username
             and (user := await self._async_local_user(username)) is not None
         ):
-            _LOGGER.info("Linking %s login to existing user %s", self.issuer, user.name)
-            await self.hass.auth.async_link_user(user, credentials)
+            if user.is_admin and flow_result["role"] != Role.ADMIN:
+                # A matching username alone must not hand over an administrator (or the owner).
+                _LOGGER.warning(
+                    "Not linking a %s login to administrator %s: the login is not an administrator",
+                    self.issuer,
+                    user.name,
+                )
+            else:
+                _LOGGER.info("Linking %s login to existing user %s", self.issuer, user.name)
+                await self.hass.auth.async_link_user(user, credentials)
         return credentials
 
     async def async_user_meta_for_credentials(self, credentials: Credentials) -> UserMeta:
@@ -90,13 +98,14 @@ class OIDCAuthProvider(AuthProvider):
         )
 
     async def _async_local_user(self, username: str) -> User | None:
-        """Return the user whose Home Assistant (username/password) login is `username`."""
-        wanted = username.strip().casefold()
+        """Return the user whose Home Assistant (username/password) login equals `username`."""
+        # Exactly equal, as documented: no case folding (which maps "ß" to "ss" and the
+        # Kelvin sign U+212A to "k"), so a look-alike username never selects a user.
         for user in await self.hass.auth.async_get_users():
             for credentials in user.credentials:
                 if (
                     credentials.auth_provider_type == HOMEASSISTANT_PROVIDER_TYPE
-                    and str(credentials.data.get("username", "")).casefold() == wanted
+                    and credentials.data.get("username") == username
                 ):
                     return user
         return None

@@ -60,7 +60,7 @@ from homeassistant.auth.models import AuthFlowContext, Credentials
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
-from homeassistant.helpers.network import is_cloud_connection
+from homeassistant.helpers.network import is_cloud_connection, is_hass_url
 from homeassistant.util.network import is_local
 from multidict import MultiDict, MultiMapping
 from yarl import URL
@@ -146,13 +146,20 @@ class LoginPageError(Exception):
     """A login failure to show to the user as a translated page."""
 
     def __init__(
-        self, reason: str, *, detail: str = "", status: HTTPStatus = HTTPStatus.BAD_REQUEST
+        self,
+        reason: str,
+        *,
+        detail: str = "",
+        status: HTTPStatus = HTTPStatus.BAD_REQUEST,
+        counted: bool = True,
     ) -> None:
         """Describe the failure by a translation key and an optional technical detail."""
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
         self.status = status
+        # Whether a refused callback counts as a failed login for Home Assistant's IP ban.
+        self.counted = counted
 
 
 def _optional(params: MultiMapping[str], name: str) -> str | None:
@@ -171,15 +178,27 @@ def _required(params: MultiMapping[str], name: str) -> str:
     return value
 
 
-def _is_frontend_client(client_id: str, redirect_uri: str) -> bool:
-    """Tell whether the client is Home Assistant's own web frontend."""
-    client = urlsplit(client_id)
-    redirect = urlsplit(redirect_uri)
-    return (
-        client.path == "/"
-        and (client.scheme, client.netloc) == (redirect.scheme, redirect.netloc)
-        and "auth_callback=1" in redirect.query.split("&")
-    )
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    """Return a URL's origin (scheme, host, port with the default filled in)."""
+    return (url.scheme, url.host, url.port)
+
+
+def _is_frontend_client(request: web.Request, client: ClientRequest) -> bool:
+    """Tell whether the client is this Home Assistant's own web frontend, by its origin."""
+    hass = request.app[KEY_HASS]
+    try:
+        client_url, redirect = URL(client.client_id), URL(client.redirect_uri)
+    except ValueError:
+        return False
+    if client_url.path != "/" or _origin(client_url) != _origin(redirect):
+        return False
+    if "auth_callback=1" not in redirect.raw_query_string.split("&"):
+        return False
+    # The shape alone proves nothing (anyone can host "/?auth_callback=1"): the client must
+    # be this Home Assistant's origin as the browser reached it (after Home Assistant's
+    # forwarded middleware), or one of its configured URLs (internal, external, cloud).
+    own = {_origin(request.url), _origin(public_origin(request, loaded_entries(hass)))}
+    return _origin(client_url) in own or is_hass_url(hass, client.client_id)
 
 
 async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -> ClientRequest:
@@ -214,7 +233,8 @@ async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -
         state=state,
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
-        store_token=store_token and _is_frontend_client(client_id, redirect_uri),
+        # Honoured only for Home Assistant's own frontend (see _hand_off).
+        store_token=store_token,
     )
 
 
@@ -282,6 +302,14 @@ def set_device_cookie(
     )
 
 
+def public_origin(request: web.Request, entries: list[OIDCConfigEntry]) -> URL:
+    """Return this Home Assistant's origin as the browser reaches it (proxy-aware)."""
+    url = request.url.with_path("/").with_query(None).with_fragment(None)
+    if _forces_https(entries):
+        url = url.with_scheme("https").with_port(None if url.port in (80, 443) else url.port)
+    return url
+
+
 def _forces_https(entries: list[OIDCConfigEntry]) -> bool:
     """Tell whether a provider says browsers reach Home Assistant by https (force_https)."""
     return any(entry.runtime_data.settings.features.force_https for entry in entries)
@@ -319,7 +347,7 @@ def waiting_device_refusal(request: web.Request, entries: list[OIDCConfigEntry])
 
 
 def _skips_welcome(
-    hass: HomeAssistant,
+    request: web.Request,
     entries: list[OIDCConfigEntry],
     client: ClientRequest,
     device_mode: bool = False,
@@ -328,12 +356,12 @@ def _skips_welcome(
     if len(entries) != 1 or device_mode:
         # Companion apps always see the welcome page: it offers the cross-device login.
         return False
-    if not _is_frontend_client(client.client_id, client.redirect_uri):
+    if not _is_frontend_client(request, client):
         # Another application asks for access: the user must see which one (consent).
         return False
     if entries[0].runtime_data.settings.features.default_redirect:
         return True
-    return all(provider.type == DOMAIN for provider in hass.auth.auth_providers)
+    return all(provider.type == DOMAIN for provider in request.app[KEY_HASS].auth.auth_providers)
 
 
 async def authorize_interceptor(request: web.Request, original: Handler) -> web.StreamResponse:
@@ -409,6 +437,11 @@ async def start_login(
         authorization = await entry.runtime_data.client.start_authorization(callback_url)
     except OIDCError as err:
         entry.runtime_data.health.record_failure(err.code)
+        if err.code == "discovery_insecure_endpoint":
+            # The detail names the endpoint; the page tells the administrator how to allow it.
+            raise LoginPageError(
+                "provider_insecure", detail=err.detail, status=HTTPStatus.SERVICE_UNAVAILABLE
+            ) from err
         raise LoginPageError(
             "provider_unavailable", detail=err.code, status=HTTPStatus.SERVICE_UNAVAILABLE
         ) from err
@@ -521,6 +554,8 @@ async def render_welcome(
     """Render the welcome page, with the cross-device login when there is one."""
     hass = request.app[KEY_HASS]
     busy_for = hass.data[DATA_DOMAIN].device_logins.creation_blocked_for(request.remote)
+    frontend = _is_frontend_client(request, client)
+    third_party = not frontend and not is_companion_app(client)
     return hass.data[DATA_DOMAIN].pages.render(
         hass,
         request,
@@ -529,14 +564,10 @@ async def render_welcome(
         allow_script=login is not None,
         providers=await _provider_choices(entries),
         client_fields=_client_query(client),
-        offer_store_token=_is_frontend_client(client.client_id, client.redirect_uri),
+        offer_store_token=frontend,
         store_token_checked=_is_local_request(request),
-        third_party_client=(
-            None
-            if _is_frontend_client(client.client_id, client.redirect_uri)
-            or is_companion_app(client)
-            else client.client_id
-        ),
+        third_party_client=client.client_id if third_party else None,
+        third_party_host=URL(client.client_id).host if third_party else None,
         start_url=START_PATH,
         alternative_url=alternative_login_url(client),
         device=_device_section(request, entries, login) if login else None,
@@ -569,14 +600,14 @@ class WelcomeView(HomeAssistantView):
         if not entries:
             raise web.HTTPFound(alternative_login_url(client))
         device_mode = is_companion_app(client) or request.query.get(DEVICE_LOGIN_PARAM) == "true"
-        if _skips_welcome(hass, entries, client, device_mode):
+        if _skips_welcome(request, entries, client, device_mode):
             try:
                 return await start_login(request, entries[0], client)
             except LoginPageError:
                 pass  # Show the welcome page, which explains the problem.
         if not device_mode:
             return await render_welcome(request, client, entries)
-        if _is_frontend_client(client.client_id, client.redirect_uri):
+        if _is_frontend_client(request, client):
             # No "Keep me logged in" box on this path: its default applies (local network).
             client = replace(client, store_token=_is_local_request(request))
         return await _start_device_login(request, client, entries)
@@ -615,11 +646,15 @@ async def _start_device_login(
     return response
 
 
-def _is_cross_site(request: web.Request) -> bool:
-    """Tell whether a browser says the request comes from another site (Fetch Metadata)."""
+def _is_cross_origin(request: web.Request) -> bool:
+    """Tell whether a browser says the request comes from another origin (Fetch Metadata)."""
     if (fetch_site := request.headers.get("Sec-Fetch-Site")) is not None:
-        return fetch_site == "cross-site"
-    # Browsers without Fetch Metadata: compare the Origin's host with ours.
+        # "same-site" includes sibling subdomains (another app on the same domain): refused.
+        # "none" is a navigation the user started (no page sent it).
+        return fetch_site not in ("same-origin", "none")
+    # Browsers without Fetch Metadata: compare the Origin's host and port with ours. The
+    # scheme is left out: behind a TLS-terminating proxy the request may look like http.
+    # "null" is what a post from our own pages carries under Referrer-Policy: no-referrer.
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return False
@@ -627,11 +662,11 @@ def _is_cross_site(request: web.Request) -> bool:
 
 
 async def read_form(request: web.Request) -> MultiDict[str]:
-    """Return the posted form fields; cross-site posts, uploads and malformed bodies are refused."""
-    if _is_cross_site(request):
+    """Return the posted form fields; refuse cross-origin posts, uploads, malformed bodies."""
+    if _is_cross_origin(request):
         # Login CSRF (RFC 9700 §4.7): our forms are only ever posted from our own pages.
         raise LoginPageError(
-            "invalid_request", detail="cross-site form post", status=HTTPStatus.FORBIDDEN
+            "invalid_request", detail="cross-origin form post", status=HTTPStatus.FORBIDDEN
         )
     if request.content_type != "application/x-www-form-urlencoded":
         # Refused before reading: no multipart parsing, no temporary files for uploads.
@@ -725,7 +760,11 @@ class CallbackView(HomeAssistantView):
         except LoginPageError as err:
             if entry is not None:
                 entry.runtime_data.health.record_outcome(err.reason)
-            if err.reason not in ("provider_unavailable", "access_denied", "client_rejected"):
+            if err.counted and err.reason not in (
+                "provider_unavailable",
+                "access_denied",
+                "client_rejected",
+            ):
                 await count_failed_login(request)
             return _error_page(request, err, pending.client if pending else None)
         entry.runtime_data.health.record_outcome("success")
@@ -746,7 +785,9 @@ class CallbackView(HomeAssistantView):
         # RFC 6749 §10.12 / RFC 9700 §4.7: unknown, expired or replayed state is refused.
         pending = store.peek(state)
         if pending is None:
-            raise LoginPageError("login_expired", detail="unknown or used state")
+            # Not counted for the IP ban: nobody guesses a 256-bit state, and unknown states
+            # are honest users' expired, evicted or already used logins (reload, back button).
+            raise LoginPageError("login_expired", detail="unknown or used state", counted=False)
         # RFC 9700 §4.7.1: only the browser that started the login may finish (or spend) it.
         if not binding_matches(pending, request.cookies.get(_binding_cookie_name(state))):
             raise LoginPageError("login_expired", detail="started in another browser")
@@ -875,7 +916,7 @@ async def _hand_off(
     response_params = {"code": code}
     if client.state is not None:
         response_params["state"] = client.state
-    if client.store_token:
+    if client.store_token and _is_frontend_client(request, client):
         response_params["storeToken"] = "true"
     separator = "&" if urlsplit(client.redirect_uri).query else "?"
     if client.redirect_uri.endswith(("?", "&")):

@@ -269,14 +269,63 @@ async def test_redirect_loops_are_cut_short(session, provider) -> None:
     assert provider.requests["discovery"] <= 4
 
 
-async def test_redirect_to_plain_http_is_refused(session, monkeypatch) -> None:
+@pytest.mark.parametrize("target", ["http://evil.example", "http://127.0.0.1:1411"])
+async def test_redirect_to_plain_http_is_refused(session, monkeypatch, target: str) -> None:
     async def redirected(*_args, **_kwargs) -> HTTPResponse:
-        return HTTPResponse(200, "application/json", "http://evil.example" + WELL_KNOWN, b"{}")
+        return HTTPResponse(200, "application/json", target + WELL_KNOWN, b"{}")
 
     monkeypatch.setattr(discovery_module, "send_request", redirected)
     with pytest.raises(DiscoveryError) as caught:
         await fetch_provider_metadata(session, "https://op.example" + WELL_KNOWN)
     assert caught.value.code == "discovery_insecure_endpoint"
+
+
+HTTPS_ISSUER = "https://op.example"
+
+
+def https_document(**override: str) -> dict[str, object]:
+    """Return a minimal valid discovery document served over https."""
+    return {
+        "issuer": HTTPS_ISSUER,
+        "authorization_endpoint": f"{HTTPS_ISSUER}/authorize",
+        "token_endpoint": f"{HTTPS_ISSUER}/api/oidc/token",
+        "jwks_uri": f"{HTTPS_ISSUER}/.well-known/jwks.json",
+        "userinfo_endpoint": f"{HTTPS_ISSUER}/api/oidc/userinfo",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+        **override,
+    }
+
+
+@pytest.mark.parametrize(
+    "member", ["authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"]
+)
+@pytest.mark.parametrize("host", ["127.0.0.1:1411", "localhost", "[::1]", "pocket-id.lan"])
+def test_https_document_must_not_downgrade_an_endpoint_to_http(member: str, host: str) -> None:
+    # Issue #14.5: the loopback exception is for an http discovery URL the admin typed.
+    url = f"http://{host}/endpoint"
+    document = https_document(**{member: url})
+    with pytest.raises(DiscoveryError) as caught:
+        parse_provider_metadata(document, discovery_url=HTTPS_ISSUER + WELL_KNOWN)
+    assert caught.value.code == "discovery_insecure_endpoint"
+    assert f"{member} {url}" in caught.value.detail
+    # Pocket ID's INTERNAL_APP_URL: allowed when the admin explicitly allows plain http.
+    metadata = parse_provider_metadata(
+        document, discovery_url=HTTPS_ISSUER + WELL_KNOWN, allow_insecure_http=True
+    )
+    assert getattr(metadata, member) == url
+
+
+def test_http_loopback_document_may_use_http_loopback_endpoints() -> None:
+    issuer = "http://127.0.0.1:1411"
+    document = {
+        key: value.replace(HTTPS_ISSUER, issuer) if isinstance(value, str) else value
+        for key, value in https_document().items()
+    }
+    metadata = parse_provider_metadata(document, discovery_url=issuer + WELL_KNOWN)
+    assert metadata.token_endpoint == f"{issuer}/api/oidc/token"
 
 
 class TestMetadataCache:

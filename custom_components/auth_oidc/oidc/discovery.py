@@ -6,6 +6,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -83,7 +84,9 @@ async def fetch_provider_metadata(
         ssl_context=ssl_context,
     )
     # OIDC Discovery 1.0 §7.1: a redirect must not downgrade the fetch to plain http.
-    if not is_secure_url(response.url, allow_insecure_http=allow_insecure_http):
+    if not is_secure_url(response.url, allow_insecure_http=allow_insecure_http) or (
+        _is_downgrade(discovery_url, str(response.url)) and not allow_insecure_http
+    ):
         raise DiscoveryError(
             ErrorCode.DISCOVERY_INSECURE_ENDPOINT, f"redirected to insecure {response.url}"
         )
@@ -119,7 +122,16 @@ def parse_provider_metadata(
         )
 
     def endpoint(name: str) -> str | None:
-        return _endpoint(document, name, allow_insecure_http=allow_insecure_http)
+        url = _endpoint(document, name, allow_insecure_http=allow_insecure_http)
+        # RFC 6749 §3.1 / §3.2, OIDC Discovery 1.0 §7.1: a document fetched over https must
+        # not move the login to plain http, not even to loopback (that exception is for an
+        # http discovery URL the admin typed), unless plain http was explicitly allowed.
+        if url is not None and _is_downgrade(discovery_url, url) and not allow_insecure_http:
+            raise DiscoveryError(
+                ErrorCode.DISCOVERY_INSECURE_ENDPOINT,
+                f"{name} {url} is plain http in an https discovery document",
+            )
+        return url
 
     authorization_endpoint = endpoint("authorization_endpoint")
     token_endpoint = endpoint("token_endpoint")
@@ -214,6 +226,11 @@ def _endpoint(
     if not is_secure_url(url, allow_insecure_http=allow_insecure_http):
         raise DiscoveryError(ErrorCode.DISCOVERY_INSECURE_ENDPOINT, f"{name} {url} is not https")
     return url
+
+
+def _is_downgrade(discovery_url: str, url: str) -> bool:
+    """Tell whether `url` is plain http while the discovery URL is https."""
+    return urlsplit(discovery_url).scheme == "https" and urlsplit(url).scheme != "https"
 
 
 def _string_list(

@@ -52,7 +52,7 @@ def draw_logo(height: int, *, dark: bool) -> Image.Image:
     """Return the logo: the mark and the wordmark, `height` pixels high."""
     big = height * OVERSAMPLING
     font = ImageFont.load_default(size=round(big * 0.36))
-    left, top, right, bottom = font.getbbox(WORDMARK)
+    left, top, right, bottom = (round(edge) for edge in font.getbbox(WORDMARK))
     gap = big // 4
     image = Image.new("RGBA", (big + gap + right - left, big), (0, 0, 0, 0))
     image.alpha_composite(_mark(height, TILE_DARK if dark else TILE_LIGHT))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from homeassistant.util.yaml import parse_yaml
 from PIL import Image
 
 from tools import package_rules
@@ -376,3 +377,31 @@ def test_cli_reports_problems(repository: Path, capsys: pytest.CaptureFixture[st
     (repository / "README.md").unlink()
     assert package_rules._print_problems(repository_problems(repository)) == 1
     assert "no information file" in capsys.readouterr().out
+
+
+# -- GitHub workflows ----------------------------------------------------------------------
+
+
+def _workflow(name: str) -> dict[Any, Any]:
+    document = parse_yaml((ROOT / ".github" / "workflows" / name).read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def test_workflows_run_the_real_validators_the_suite_and_the_release() -> None:
+    validate = _steps(_workflow("validate.yml"))
+    assert {"uses": "home-assistant/actions/hassfest@master"} in validate
+    assert {"uses": "hacs/action@main", "with": {"category": "integration"}} in validate
+    tests = _workflow("tests.yml")
+    assert tests["jobs"]["test"]["runs-on"] == "ubuntu-latest"
+    assert {"name": "Run scripts/test", "run": "scripts/test"} in _steps(tests)
+    release = _workflow("release.yml")
+    # yaml reads the bare key `on` as True.
+    assert release[True] == {"release": {"types": ["published"]}}
+    runs = [step.get("run", "") for step in _steps(release)]
+    assert any(run.startswith("scripts/build-release --version") for run in runs)
+    assert any(f"dist/{HACS['filename']}" in run for run in runs)

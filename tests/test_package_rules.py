@@ -296,6 +296,7 @@ def repository(tmp_path: Path) -> Path:
     """Return a copy of the repository's files that the rules read."""
     shutil.copy(ROOT / "hacs.json", tmp_path / "hacs.json")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copy(ROOT / "LICENSE", tmp_path / "LICENSE")
     shutil.copytree(
         PACKAGE,
         tmp_path / "custom_components" / "auth_oidc",
@@ -305,11 +306,15 @@ def repository(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_hacs_rule_catches_a_missing_readme_and_hacs_json(repository: Path) -> None:
+def test_hacs_rule_catches_a_missing_readme_license_and_hacs_json(repository: Path) -> None:
     (repository / "README.md").unlink()
     assert hacs_repository_problems(repository) == [
         "hacs: the repository has no information file (README.md)"
     ]
+    (repository / "LICENSE").unlink()
+    assert "hacs: the repository has no license file (LICENSE)" in hacs_repository_problems(
+        repository
+    )
     (repository / "hacs.json").unlink()
     assert hacs_repository_problems(repository) == ["hacs: the repository has no hacs.json"]
 

@@ -21,8 +21,9 @@ of theirs that concern a custom integration, written from their published behavi
 * config_schema: an integration with `async_setup`/`setup` defines or imports CONFIG_SCHEMA.
 * json: every JSON file of the integration parses.
 * HACS: hacs.json schema (zip_release needs filename), one integration under
-  custom_components, the manifest keys HACS needs, an information file (README), and brand
-  images in the integration's brand/ folder in the names and sizes Home Assistant serves.
+  custom_components, the manifest keys HACS needs, an information file (README), a license
+  file, and brand images in the integration's brand/ folder in the names and sizes Home
+  Assistant serves.
 
 `python -m tools.package_rules` prints the problems of this repository and exits 1 if any.
 """
@@ -572,6 +573,9 @@ def hacs_repository_problems(repository: Path) -> list[str]:
     problems = hacs_json_problems(json.loads(hacs_file.read_text(encoding="utf-8")))
     if not any((repository / name).is_file() for name in ("README.md", "README", "info.md")):
         problems.append("hacs: the repository has no information file (README.md)")
+    # HACS asks GitHub for the license, which GitHub detects from this file.
+    if not any((repository / name).is_file() for name in ("LICENSE", "LICENSE.md", "COPYING")):
+        problems.append("hacs: the repository has no license file (LICENSE)")
     integrations = [
         path
         for path in sorted((repository / "custom_components").glob("*"))

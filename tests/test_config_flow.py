@@ -163,13 +163,14 @@ def assert_translated(result: Any, section: str = "config") -> None:
     """Check a flow result against strings.json like the frontend would render it."""
     strings = STRINGS[section]
     if result["type"] is FlowResultType.ABORT:
-        if result.get("translation_domain") != "homeassistant":
-            assert result["reason"] in strings["abort"], result["reason"]
+        # Our own wording for every abort, Home Assistant's generic messages included.
+        assert result.get("translation_domain") is None, result["reason"]
+        assert result["reason"] in strings["abort"], result["reason"]
         return
     if result["type"] is not FlowResultType.FORM:
         return
     step = strings["step"][result["step_id"]]
-    placeholders = set(result.get("description_placeholders") or {})
+    placeholders = result.get("description_placeholders") or {}
     texts = [step["title"], step.get("description", "")]
     for key in result["data_schema"].schema:
         assert str(key) in step["data"], f"{result['step_id']}: label for {key}"
@@ -180,11 +181,15 @@ def assert_translated(result: Any, section: str = "config") -> None:
         ):
             options = STRINGS["selector"][name]["options"]
             assert set(selector.config["options"]) <= set(options), name
+        texts.append(step["data_description"][str(key)])
     for error in (result["errors"] or {}).values():
         assert error in strings["error"], error
         texts.append(strings["error"][error])
     for text in texts:
-        assert set(PLACEHOLDER.findall(text)) <= placeholders, text
+        assert set(PLACEHOLDER.findall(text)) <= set(placeholders), text
+    for name, value in placeholders.items():
+        # The frontend shows a value as is: a "{name}" in it would reach the user verbatim.
+        assert not PLACEHOLDER.search(str(value)), (name, value)
 
 
 async def configure(
@@ -196,13 +201,13 @@ async def configure(
 
 
 async def start(hass: HomeAssistant, preset: str = "pocket_id") -> Any:
-    """Start a user flow, pick `preset`, and return the discovery form."""
+    """Start a user flow, pick `preset`, and return the provider_url form."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert_translated(result)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     result = await configure(hass, result["flow_id"], {"preset": preset})
-    assert result["step_id"] == "discovery"
+    assert result["step_id"] == "provider_url"
     return result
 
 
@@ -302,7 +307,7 @@ async def test_pocket_id_flow_creates_entry_in_settings_shape(
     await hass.config.async_update(external_url="https://ha.example.com")
     result = await start(hass, "pocket_id")
     placeholders = result["description_placeholders"]
-    assert placeholders["url_pattern"] == "{base_url}/.well-known/openid-configuration"
+    assert placeholders["url_pattern"] == "<provider-address>/.well-known/openid-configuration"
     assert placeholders["guide_url"].endswith("docs/providers/pocket_id.md")
     assert fields(result) == ["base_url"]
 
@@ -497,7 +502,7 @@ async def test_provider_errors_are_shown_and_recoverable(
         break_provider(provider)
         result = await configure(hass, result["flow_id"], {"base_url": provider.issuer})
         assert result["type"] is FlowResultType.FORM
-        assert result["step_id"] == "discovery"
+        assert result["step_id"] == "provider_url"
         assert result["errors"] == {"base": error}
         assert suggested(result, "base_url") == provider.issuer
         fixed = FakeProvider(alg="RS256")
@@ -737,6 +742,41 @@ async def test_no_s256_needs_confirmation_and_a_client_secret(
     result = await configure(hass, flow_id, LINKING)
     assert result["data"]["features"]["disable_rfc7636"] is True
     assert result["data"]["client_secret"] == SECRET
+
+
+async def test_unlisted_pkce_methods_get_s256_like_yaml(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    # Like Microsoft Entra ID: S256 works but code_challenge_methods_supported is absent.
+    provider.discovery_remove = {"code_challenge_methods_supported"}
+    assert await async_setup_component(hass, "frontend", {})
+    result = await start(hass, "other")
+    flow_id = result["flow_id"]
+    result = await configure(hass, flow_id, {"discovery_url": provider.issuer})
+    assert result["step_id"] == "client", result.get("errors")
+    assert result["description_placeholders"]["pkce"] == NOT_FOUND
+    # A public client is accepted: PKCE protects it.
+    client_form = {"client_id": provider.client_id, "display_name": "SSO"}
+    result = await configure(hass, flow_id, client_form)
+    result = await configure(hass, flow_id, ROLES)
+    result = await configure(hass, flow_id, LINKING)
+    assert result["data"]["features"]["disable_rfc7636"] is False
+    await hass.async_block_till_done()
+    # The entry sends S256, exactly like the same provider configured in YAML.
+    client = await hass_client_no_auth()
+    await redeem(client, (await login(client, provider)).headers["Location"])
+    assert provider.authorization_requests[-1]["code_challenge_method"] == "S256"
+    assert "code_verifier" in provider.token_requests[-1]["form"]
+
+
+async def test_an_empty_pkce_method_list_needs_confirmation(
+    hass: HomeAssistant, provider: FakeProvider
+) -> None:
+    # A list that is present names every method the provider has: none of them is S256.
+    provider.discovery_override = {"code_challenge_methods_supported": []}
+    result = await start(hass)
+    result = await configure(hass, result["flow_id"], {"base_url": provider.issuer})
+    assert result["errors"] == {"base": "discovery_no_s256"}
 
 
 async def test_client_step_errors_are_recoverable(

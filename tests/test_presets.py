@@ -142,7 +142,12 @@ def test_presets_carry_provider_specific_defaults() -> None:
     assert PRESETS["entra_id"].groups_scope == ""
     assert PRESETS["authentik"].groups_scope == ""
     assert PRESETS["pocket_id"].groups_scope == "groups"
-    assert PRESETS["keycloak"].discovery_pattern == "{base_url}/realms/{realm}" + WELL_KNOWN
+    # Shown to the user as is: named inputs, no "{...}" format fields.
+    assert PRESETS["keycloak"].discovery_pattern == "<provider-address>/realms/<realm>" + WELL_KNOWN
+    assert PRESETS["entra_id"].discovery_pattern == (
+        "https://login.microsoftonline.com/<tenant-id>/v2.0" + WELL_KNOWN
+    )
+    assert PRESETS["other"].discovery_pattern == "<issuer>" + WELL_KNOWN
     kanidm = PRESETS["kanidm"]
     url = kanidm.discovery_url({"base_url": "https://idm.example.com", "client_id": "ha"})
     assert kanidm.suggested_admin_group(url) == "home_assistant_admins@idm.example.com"

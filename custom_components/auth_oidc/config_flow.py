@@ -1,6 +1,6 @@
 """Set up OpenID Providers in the UI, reconfigure them, change their options, or import YAML.
 
-Steps: user (pick a preset) → discovery (provider address, checked live) → client (client ID
+Steps: user (pick a preset) → provider_url (provider address, checked live) → client (client ID
 and secret; shows what was found and the callback URL to register) → roles (groups and
 claims) → linking (user linking, persons, redirect). One config entry per issuer. Entry data
 has the shape SETTINGS_SCHEMA produces; the options flow stores complete `roles`, `claims`
@@ -65,6 +65,8 @@ _LOGGER = logging.getLogger(__name__)
 
 DISCOVERY_TIMEOUT: Final = 10.0
 CALLBACK_URL_UNKNOWN: Final = "https://<home-assistant-address>" + CALLBACK_PATH
+# Shown in the address fields' help; strings.json carries no URLs (hassfest).
+EXAMPLE_URL: Final = "https://id.example.com"
 FOUND: Final = "✓"
 NOT_FOUND: Final = "?"
 UNUSABLE: Final = "✗"
@@ -241,7 +243,8 @@ async def async_check_provider(
         timeout=DISCOVERY_TIMEOUT,
         ssl_context=ssl_context,
     )
-    pkce = "S256" in metadata.code_challenge_methods_supported
+    # The same rule as a YAML setup: S256 unless the provider lists methods without it.
+    pkce = metadata.pkce_s256_usable
     # RFC 9700 §2.1.1: without S256 only an explicit choice continues without PKCE.
     if not pkce and not user_input.get("continue_without_pkce"):
         raise DiscoveryError(ErrorCode.DISCOVERY_NO_S256, "S256 is not advertised")
@@ -362,7 +365,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
     """Create one config entry per OpenID Provider (issuer)."""
 
     VERSION = 1
-    # Set by the discovery step before the client step can be shown.
+    # Set by the provider_url step before the client step can be shown.
     _discovery: Discovery
 
     def __init__(self) -> None:
@@ -382,7 +385,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         """Let the user pick the kind of provider."""
         if user_input is not None:
             self._preset = PRESETS[user_input["preset"]]
-            return await self.async_step_discovery()
+            return await self.async_step_provider_url()
         schema = vol.Schema(
             {
                 vol.Required("preset", default="pocket_id"): SelectSelector(
@@ -396,7 +399,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         return self.async_show_form(step_id="user", data_schema=schema)
 
-    async def async_step_discovery(
+    async def async_step_provider_url(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for the provider's address and check it live."""
@@ -420,13 +423,14 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
             fields[marker(field.value)] = _URL if text_url else _TEXT
         fields.update(self._offers.schema())
         return self.async_show_form(
-            step_id="discovery",
+            step_id="provider_url",
             data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
             errors=errors,
             description_placeholders={
                 "provider": preset.name,
                 "url_pattern": preset.discovery_pattern,
                 "guide_url": preset.guide_url,
+                "example_url": EXAMPLE_URL,
                 "error_detail": detail,
             },
         )
@@ -456,7 +460,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
                 "provider": preset.name,
                 "issuer": metadata.issuer,
                 "algorithms": ", ".join(discovery.algorithms),
-                "pkce": FOUND if discovery.pkce else UNUSABLE,
+                "pkce": _pkce_mark(metadata),
                 "groups_scope": groups_scope,
                 "groups_scope_found": _found(groups_scope in metadata.scopes_supported),
                 "groups_claim": preset.groups_claim,
@@ -566,6 +570,8 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
                         title=data["display_name"],
                         data=data,
                         options=_reconfigured_options(entry, discovery),
+                        # Our own message: it says what happened to single sign-on.
+                        reason="reconfigure_successful",
                     )
         suggested = user_input or {
             "discovery_url": current.discovery_url,
@@ -584,6 +590,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 "name": entry.title,
                 "callback_url": callback_url(self.hass),
+                "example_url": EXAMPLE_URL,
                 "error_detail": detail,
             },
         )
@@ -687,6 +694,13 @@ def _reconfigured_options(entry: ConfigEntry, discovery: Discovery) -> dict[str,
     if "features" in options:
         options["features"] = {**options["features"], "disable_rfc7636": not discovery.pkce}
     return options
+
+
+def _pkce_mark(metadata: ProviderMetadata) -> str:
+    """Return the mark for PKCE: S256 listed (✓), no list (?), or a list without S256 (✗)."""
+    if not metadata.pkce_s256_usable:
+        return UNUSABLE
+    return _found(metadata.code_challenge_methods_supported is not None)
 
 
 def _found(found: bool) -> str:

@@ -72,7 +72,10 @@ def _discovery_summary(metadata: ProviderMetadata | None) -> dict[str, Any] | No
             name: None if url is None else urlsplit(url).netloc for name, url in endpoints.items()
         },
         "id_token_signing_algs": list(metadata.id_token_signing_alg_values_supported),
-        "code_challenge_methods": list(metadata.code_challenge_methods_supported),
+        # None: discovery did not list them (S256 is sent anyway).
+        "code_challenge_methods": None
+        if metadata.code_challenge_methods_supported is None
+        else list(metadata.code_challenge_methods_supported),
         "token_endpoint_auth_methods": list(metadata.token_endpoint_auth_methods_supported),
         "rfc9207_iss_parameter": metadata.authorization_response_iss_parameter_supported,
         "scopes_supported": list(metadata.scopes_supported),

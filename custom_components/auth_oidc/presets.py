@@ -28,6 +28,17 @@ class UrlField(StrEnum):
     DISCOVERY_URL = "discovery_url"
 
 
+# How each input appears in the discovery URL pattern shown to the user.
+_PATTERN_TOKENS: Final = {
+    UrlField.BASE_URL: "<provider-address>",
+    UrlField.REALM: "<realm>",
+    UrlField.SLUG: "<slug>",
+    UrlField.CLIENT_ID: "<client-id>",
+    UrlField.TENANT_ID: "<tenant-id>",
+    UrlField.DISCOVERY_URL: "<issuer>",
+}
+
+
 class PresetInputError(ValueError):
     """An input cannot become part of a discovery URL; `reason` is a translation key."""
 
@@ -44,7 +55,7 @@ class Preset:
 
     key: str
     name: str
-    # The inputs the discovery step asks for; the first one may hold a full discovery URL.
+    # The inputs the provider_url step asks for; the first one may hold a full discovery URL.
     fields: tuple[UrlField, ...]
     # The issuer built from the inputs; the discovery URL appends the well-known path.
     issuer_pattern: str
@@ -63,8 +74,8 @@ class Preset:
 
     @property
     def discovery_pattern(self) -> str:
-        """Return the discovery URL pattern to show the user."""
-        return self.issuer_pattern + WELL_KNOWN_PATH
+        """Return the discovery URL pattern to show the user, inputs as <name> tokens."""
+        return self.issuer_pattern.format(**_PATTERN_TOKENS) + WELL_KNOWN_PATH
 
     def discovery_url(self, values: Mapping[str, str]) -> str:
         """Build the discovery URL from the user's inputs; a full discovery URL is kept as is."""

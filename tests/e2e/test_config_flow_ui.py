@@ -1,8 +1,8 @@
 """Set up single sign-on in Home Assistant's real UI, then log in with it.
 
 The owner logs in with Home Assistant's password form in Chromium, adds the integration
-under Settings → Devices & services and walks through the config flow (preset → discovery
-→ client → roles → linking) against the test OpenID Provider; then the owner logs out and
+under Settings → Devices & services and walks through the config flow (preset → provider
+URL → client → roles → linking) against the test OpenID Provider; then the owner logs out and
 someone logs in through the new "Log in with …" button. hass has the integration's files
 but no ``auth_oidc:`` YAML. Tests that create an entry start a fresh hass (``fresh=True``):
 no entry leaks into them, and a reused hass would hold an old provider's keys. The two
@@ -222,7 +222,9 @@ def test_owner_sets_up_pocket_id_in_the_ui(
     pick_preset(page, "Pocket ID")
 
     expect(ha_pages.flow_title(page, "Connect to Pocket ID")).to_be_visible()
-    expect(flow.locator("code")).to_have_text("{base_url}/.well-known/openid-configuration")
+    expect(flow.locator("code")).to_have_text("<provider-address>/.well-known/openid-configuration")
+    # The help text's example address comes in as a placeholder, filled in.
+    expect(flow.get_by_text("for example https://id.example.com")).to_be_visible()
     # Plain http to a loopback provider needs no confirmation.
     ha_pages.flow_field(page, "Provider address").fill(provider.issuer)
     still_screenshot(page, screenshot, "setup-3-discovery")

@@ -395,7 +395,8 @@ async def test_unadvertised_pkce_methods_are_accepted(session, provider) -> None
     # Like Microsoft Entra ID: S256 works but code_challenge_methods_supported is absent.
     provider.discovery_remove = {"code_challenge_methods_supported"}
     metadata = await fetch(session, provider)
-    assert metadata.code_challenge_methods_supported == ()
+    assert metadata.code_challenge_methods_supported is None
+    assert metadata.pkce_s256_usable
 
 
 async def test_a_failure_is_remembered_for_the_retry_interval(session, provider) -> None:

@@ -154,19 +154,11 @@ def parse_provider_metadata(
             ErrorCode.DISCOVERY_NO_CODE_FLOW, "provider does not offer the authorization code flow"
         )
 
-    challenge_methods = _string_list(document, "code_challenge_methods_supported", default=())
-    # RFC 7636 §4.2 / RFC 9700 §2.1.1: PKCE must use S256; a list without it is refused.
-    # Some providers (Microsoft Entra ID) support S256 but omit the member: S256 is sent
-    # anyway, as RFC 6749 §3.1 obliges servers to ignore parameters they do not know.
-    if (
-        require_s256
-        and "code_challenge_methods_supported" in document
-        and ("S256" not in challenge_methods)
-    ):
-        raise DiscoveryError(
-            ErrorCode.DISCOVERY_NO_S256, "provider does not advertise PKCE method S256"
-        )
-
+    challenge_methods = (
+        _string_list(document, "code_challenge_methods_supported", default=())
+        if "code_challenge_methods_supported" in document
+        else None
+    )
     signing_algs = _string_list(document, "id_token_signing_alg_values_supported", default=None)
     # RFC 8725 §3.1: at least one algorithm must be on our allow-list ("none" never is).
     if not set(signing_algs) & {*ASYMMETRIC_ALGS, *HMAC_ALGS}:
@@ -182,7 +174,7 @@ def parse_provider_metadata(
             "authorization_response_iss_parameter_supported must be a boolean",
         )
 
-    return ProviderMetadata(
+    metadata = ProviderMetadata(
         issuer=issuer,
         authorization_endpoint=authorization_endpoint,
         token_endpoint=token_endpoint,
@@ -201,6 +193,11 @@ def parse_provider_metadata(
         claims_supported=_string_list(document, "claims_supported", default=()),
         authorization_response_iss_parameter_supported=iss_parameter_supported,
     )
+    if require_s256 and not metadata.pkce_s256_usable:
+        raise DiscoveryError(
+            ErrorCode.DISCOVERY_NO_S256, "provider does not advertise PKCE method S256"
+        )
+    return metadata
 
 
 def _required_str(document: Mapping[str, object], name: str) -> str:

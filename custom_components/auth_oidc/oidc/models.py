@@ -20,12 +20,22 @@ class ProviderMetadata:
     end_session_endpoint: str | None
     response_types_supported: tuple[str, ...]
     grant_types_supported: tuple[str, ...]
-    code_challenge_methods_supported: tuple[str, ...]
+    # None when the document omits the member.
+    code_challenge_methods_supported: tuple[str, ...] | None
     id_token_signing_alg_values_supported: tuple[str, ...]
     token_endpoint_auth_methods_supported: tuple[str, ...]
     scopes_supported: tuple[str, ...]
     claims_supported: tuple[str, ...]
     authorization_response_iss_parameter_supported: bool
+
+    @property
+    def pkce_s256_usable(self) -> bool:
+        """Tell whether PKCE with S256 may be sent: listed, or no list at all."""
+        # RFC 7636 §4.2 / RFC 9700 §2.1.1: only S256; a list without it means no usable PKCE.
+        # Some providers (Microsoft Entra ID) support S256 but omit the member: S256 is sent
+        # anyway, as RFC 6749 §3.1 obliges servers to ignore parameters they do not know.
+        methods = self.code_challenge_methods_supported
+        return methods is None or "S256" in methods
 
 
 @dataclass(frozen=True, slots=True)

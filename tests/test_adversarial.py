@@ -348,53 +348,69 @@ CLAIM_ATTACKS = [
     ),
 ]
 
+# UserInfo is only asked when the ID token lacks a configured claim (OIDC Core 1.0 §5.4).
+PROFILE_ONLY_IN_USERINFO: dict[str, Any] = {"id_token_include_profile": False}
 USERINFO_ATTACKS = [
     id_token(
         "userinfo-other-sub",
         "userinfo_sub_mismatch",
-        {"userinfo_override": {"sub": "someone-else"}},
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_override": {"sub": "someone-else"}},
         userinfo_calls=1,
     ),
     id_token(
         "userinfo-sub-missing",
         "userinfo_sub_mismatch",
-        {"userinfo_remove": {"sub"}},
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_remove": {"sub"}},
         userinfo_calls=1,
     ),
     id_token(
         "userinfo-sub-not-a-string",
         "userinfo_sub_mismatch",
-        {"userinfo_override": {"sub": 1}},
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_override": {"sub": 1}},
         userinfo_calls=1,
     ),
     unavailable(
-        "userinfo-not-json", "userinfo_failed", {"userinfo_raw": b"<html>"}, userinfo_calls=1
+        "userinfo-not-json",
+        "userinfo_failed",
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_raw": b"<html>"},
+        userinfo_calls=1,
     ),
     unavailable(
         "userinfo-signed-jwt",
         "userinfo_failed",
-        {"userinfo_raw": b"e30.e30.", "userinfo_content_type": "application/jwt"},
+        {
+            **PROFILE_ONLY_IN_USERINFO,
+            "userinfo_raw": b"e30.e30.",
+            "userinfo_content_type": "application/jwt",
+        },
         userinfo_calls=1,
     ),
     unavailable(
-        "userinfo-unauthorized", "userinfo_failed", {"status": {"userinfo": 401}}, userinfo_calls=1
+        "userinfo-unauthorized",
+        "userinfo_failed",
+        {**PROFILE_ONLY_IN_USERINFO, "status": {"userinfo": 401}},
+        userinfo_calls=1,
     ),
     unavailable(
         "userinfo-oversized",
         "response_too_large",
-        {"oversize": {"userinfo": TWO_MEGABYTES}},
+        {**PROFILE_ONLY_IN_USERINFO, "oversize": {"userinfo": TWO_MEGABYTES}},
         userinfo_calls=1,
     ),
     unavailable(
         "userinfo-oversized-chunked",
         "response_too_large",
-        {"oversize": {"userinfo": TWO_MEGABYTES}, "oversize_chunked": True},
+        {
+            **PROFILE_ONLY_IN_USERINFO,
+            "oversize": {"userinfo": TWO_MEGABYTES},
+            "oversize_chunked": True,
+        },
         userinfo_calls=1,
     ),
     unavailable(
         "userinfo-slow",
         "timeout",
-        {"response_delay": {"userinfo": SLOW}},
+        {**PROFILE_ONLY_IN_USERINFO, "response_delay": {"userinfo": SLOW}},
         userinfo_calls=1,
         timeout=SHORT_TIMEOUT,
     ),
@@ -1138,7 +1154,9 @@ async def test_userinfo_cannot_change_the_identity_key(
     hass: HomeAssistant, harness: Harness, provider: FakeProvider
 ) -> None:
     provider.userinfo_override = {"iss": EVIL, "aud": "x", "nonce": "x", "exp": 1}
+    provider.id_token_include_profile = False
     tokens = await harness.login_ok()
+    assert provider.requests["userinfo"] == 1
     token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert token is not None
     (credentials,) = token.user.credentials

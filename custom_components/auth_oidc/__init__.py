@@ -37,6 +37,8 @@ from .views import (
 
 _LOGGER = logging.getLogger(__name__)
 
+WARM_UP_TASK_NAME = f"{DOMAIN} warm-up"
+
 CONFIG_SCHEMA = vol.Schema({vol.Optional(DOMAIN): SETTINGS_SCHEMA}, extra=vol.ALLOW_EXTRA)
 
 
@@ -109,6 +111,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
             id_token_signing_alg=settings.id_token_signing_alg,
             use_pkce=not settings.features.disable_rfc7636,
             allow_insecure_http=settings.network.allow_insecure_http,
+            always_fetch_userinfo=settings.features.always_fetch_userinfo,
+            needed_claims=settings.claims.names,
         ),
         ssl_context=await _async_tls_context(hass, settings),
     )
@@ -120,14 +124,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
     register_provider(hass, provider)
     entry.async_on_unload(partial(unregister_provider, hass, provider))
     # Never lock anyone out: a provider that is down now only shows on the welcome page.
-    entry.async_create_background_task(hass, _async_warm_up(entry), f"{DOMAIN} discovery")
+    # Nothing here awaits the provider: the warm-up runs beside Home Assistant's start and is
+    # cancelled on unload.
+    entry.async_create_background_task(hass, _async_warm_up(entry), WARM_UP_TASK_NAME)
     return True
 
 
 async def _async_warm_up(entry: OIDCConfigEntry) -> None:
-    """Fetch discovery early so the first login is fast; log (not raise) failures."""
+    """Fetch discovery and keys early so the first login is fast; log (not raise) failures."""
     try:
-        await entry.runtime_data.client.metadata()
+        await entry.runtime_data.client.warm_up()
     except Exception as err:  # any failure is retried at the next login
         _LOGGER.warning(
             "Provider %s is not reachable yet (%s); logins will retry", entry.title, err

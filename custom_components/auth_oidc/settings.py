@@ -26,6 +26,8 @@ class Features:
     include_groups_scope: bool = True
     force_https: bool = False
     default_redirect: bool = False
+    # False: ask the UserInfo endpoint only when the ID token lacks a configured claim.
+    always_fetch_userinfo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,11 @@ class ClaimNames:
     display_name: str = "name"
     username: str = "preferred_username"
     groups: str = "groups"
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Return the configured claim names."""
+        return frozenset((self.display_name, self.username, self.groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,7 @@ FEATURES_SCHEMA = vol.Schema(
         vol.Optional("include_groups_scope", default=True): bool,
         vol.Optional("force_https", default=False): bool,
         vol.Optional("default_redirect", default=False): bool,
+        vol.Optional("always_fetch_userinfo", default=False): bool,
     }
 )
 CLAIMS_SCHEMA = vol.Schema(

@@ -76,7 +76,10 @@ def new_browser(aiohttp_client: Any, hass_client_no_auth: Any) -> Any:
 
 @pytest.fixture
 async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    return await setup_harness(hass, hass_client_no_auth, provider)
+    harness = await setup_harness(hass, hass_client_no_auth, provider)
+    # The set-up's background warm-up fetches discovery and keys: let it finish first.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return harness
 
 
 def now() -> int:
@@ -601,8 +604,9 @@ async def test_refused_login(hass: HomeAssistant, hass_client_no_auth: Any, atta
         provider.user = dict(USER)
         apply_knobs(provider, attack.before_setup)
         harness = await setup_harness(hass, hass_client_no_auth, provider, **attack.options)
-        if attack.timeout is not None:
-            harness.replace_client(timeout=attack.timeout)
+        # After the set-up's warm-up, start from empty caches: the knobs reach the first fetch.
+        await hass.async_block_till_done(wait_background_tasks=True)
+        harness.replace_client(**({} if attack.timeout is None else {"timeout": attack.timeout}))
         if attack.prepare is not None:
             await attack.prepare(harness)
         apply_knobs(provider, attack.knobs)
@@ -764,8 +768,9 @@ async def test_unknown_kid_refetches_the_jwks_at_most_once(
 ) -> None:
     clock = FakeClock()
     harness.replace_client(monotonic=clock)
+    warm_up = provider.requests["jwks"]
     await harness.login_ok()
-    assert provider.requests["jwks"] == 1
+    assert provider.requests["jwks"] == warm_up + 1
     clock.advance(61)  # past the refetch rate limit
     provider.id_token_header_override = {"kid": "no-such-key"}
     for _ in range(5):
@@ -773,7 +778,7 @@ async def test_unknown_kid_refetches_the_jwks_at_most_once(
         await assert_error_page(
             response, status=400, reason="verification_failed", detail="id_token_kid"
         )
-    assert provider.requests["jwks"] == 2
+    assert provider.requests["jwks"] == warm_up + 2
 
 
 @pytest.mark.parametrize("keep_old", [False, True])
@@ -782,11 +787,12 @@ async def test_key_rotation_next_login_works(
 ) -> None:
     clock = FakeClock()
     harness.replace_client(monotonic=clock)
+    warm_up = provider.requests["jwks"]
     await harness.login_ok()
     provider.rotate_keys(keep_old=keep_old)
     clock.advance(61)
     await harness.login_ok()
-    assert provider.requests["jwks"] == 2
+    assert provider.requests["jwks"] == warm_up + 2
 
 
 async def test_key_rotation_within_the_refetch_interval_fails_closed_then_recovers(
@@ -794,13 +800,14 @@ async def test_key_rotation_within_the_refetch_interval_fails_closed_then_recove
 ) -> None:
     clock = FakeClock()
     harness.replace_client(monotonic=clock)
+    warm_up = provider.requests["jwks"]
     await harness.login_ok()
     provider.rotate_keys()
     response = await harness.login()
     await assert_error_page(
         response, status=400, reason="verification_failed", detail="id_token_kid"
     )
-    assert provider.requests["jwks"] == 1
+    assert provider.requests["jwks"] == warm_up + 1
     clock.advance(61)
     await harness.login_ok()
 

@@ -86,7 +86,10 @@ def new_browser(aiohttp_client: Any, hass_client_no_auth: Any) -> Any:
 
 @pytest.fixture
 async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    return await setup_harness(hass, hass_client_no_auth, provider)
+    harness = await setup_harness(hass, hass_client_no_auth, provider)
+    # The set-up's background warm-up fetches discovery and keys: let it finish first.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return harness
 
 
 def now() -> int:
@@ -363,53 +366,69 @@ CLAIM_ATTACKS = [
     ),
 ]
 
+# UserInfo is only asked when the ID token lacks a configured claim (OIDC Core 1.0 §5.4).
+PROFILE_ONLY_IN_USERINFO: dict[str, Any] = {"id_token_include_profile": False}
 USERINFO_ATTACKS = [
     id_token(
         "userinfo-other-sub",
         "userinfo_sub_mismatch",
-        {"userinfo_override": {"sub": "someone-else"}},
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_override": {"sub": "someone-else"}},
         userinfo_calls=1,
     ),
     id_token(
         "userinfo-sub-missing",
         "userinfo_sub_mismatch",
-        {"userinfo_remove": {"sub"}},
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_remove": {"sub"}},
         userinfo_calls=1,
     ),
     id_token(
         "userinfo-sub-not-a-string",
         "userinfo_sub_mismatch",
-        {"userinfo_override": {"sub": 1}},
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_override": {"sub": 1}},
         userinfo_calls=1,
     ),
     unavailable(
-        "userinfo-not-json", "userinfo_failed", {"userinfo_raw": b"<html>"}, userinfo_calls=1
+        "userinfo-not-json",
+        "userinfo_failed",
+        {**PROFILE_ONLY_IN_USERINFO, "userinfo_raw": b"<html>"},
+        userinfo_calls=1,
     ),
     unavailable(
         "userinfo-signed-jwt",
         "userinfo_failed",
-        {"userinfo_raw": b"e30.e30.", "userinfo_content_type": "application/jwt"},
+        {
+            **PROFILE_ONLY_IN_USERINFO,
+            "userinfo_raw": b"e30.e30.",
+            "userinfo_content_type": "application/jwt",
+        },
         userinfo_calls=1,
     ),
     unavailable(
-        "userinfo-unauthorized", "userinfo_failed", {"status": {"userinfo": 401}}, userinfo_calls=1
+        "userinfo-unauthorized",
+        "userinfo_failed",
+        {**PROFILE_ONLY_IN_USERINFO, "status": {"userinfo": 401}},
+        userinfo_calls=1,
     ),
     unavailable(
         "userinfo-oversized",
         "response_too_large",
-        {"oversize": {"userinfo": TWO_MEGABYTES}},
+        {**PROFILE_ONLY_IN_USERINFO, "oversize": {"userinfo": TWO_MEGABYTES}},
         userinfo_calls=1,
     ),
     unavailable(
         "userinfo-oversized-chunked",
         "response_too_large",
-        {"oversize": {"userinfo": TWO_MEGABYTES}, "oversize_chunked": True},
+        {
+            **PROFILE_ONLY_IN_USERINFO,
+            "oversize": {"userinfo": TWO_MEGABYTES},
+            "oversize_chunked": True,
+        },
         userinfo_calls=1,
     ),
     unavailable(
         "userinfo-slow",
         "timeout",
-        {"response_delay": {"userinfo": SLOW}},
+        {**PROFILE_ONLY_IN_USERINFO, "response_delay": {"userinfo": SLOW}},
         userinfo_calls=1,
         timeout=SHORT_TIMEOUT,
     ),
@@ -604,8 +623,9 @@ async def attacked_harness(
         provider.user = dict(USER)
         apply_knobs(provider, attack.before_setup)
         harness = await setup_harness(hass, hass_client_no_auth, provider, **attack.options)
-        if attack.timeout is not None:
-            harness.replace_client(timeout=attack.timeout)
+        # After the set-up's warm-up, start from empty caches: the knobs reach the first fetch.
+        await hass.async_block_till_done(wait_background_tasks=True)
+        harness.replace_client(**({} if attack.timeout is None else {"timeout": attack.timeout}))
         if attack.prepare is not None:
             await attack.prepare(harness)
         apply_knobs(provider, attack.knobs)
@@ -825,8 +845,9 @@ async def test_unknown_kid_refetches_the_jwks_at_most_once(
 ) -> None:
     clock = FakeClock()
     harness.replace_client(monotonic=clock)
+    warm_up = provider.requests["jwks"]
     await harness.login_ok()
-    assert provider.requests["jwks"] == 1
+    assert provider.requests["jwks"] == warm_up + 1
     clock.advance(61)  # past the refetch rate limit
     provider.id_token_header_override = {"kid": "no-such-key"}
     for _ in range(5):
@@ -834,7 +855,7 @@ async def test_unknown_kid_refetches_the_jwks_at_most_once(
         await assert_error_page(
             response, status=400, reason="verification_failed", detail="id_token_kid"
         )
-    assert provider.requests["jwks"] == 2
+    assert provider.requests["jwks"] == warm_up + 2
 
 
 @pytest.mark.parametrize("keep_old", [False, True])
@@ -843,11 +864,12 @@ async def test_key_rotation_next_login_works(
 ) -> None:
     clock = FakeClock()
     harness.replace_client(monotonic=clock)
+    warm_up = provider.requests["jwks"]
     await harness.login_ok()
     provider.rotate_keys(keep_old=keep_old)
     clock.advance(61)
     await harness.login_ok()
-    assert provider.requests["jwks"] == 2
+    assert provider.requests["jwks"] == warm_up + 2
 
 
 async def test_key_rotation_within_the_refetch_interval_fails_closed_then_recovers(
@@ -855,13 +877,14 @@ async def test_key_rotation_within_the_refetch_interval_fails_closed_then_recove
 ) -> None:
     clock = FakeClock()
     harness.replace_client(monotonic=clock)
+    warm_up = provider.requests["jwks"]
     await harness.login_ok()
     provider.rotate_keys()
     response = await harness.login()
     await assert_error_page(
         response, status=400, reason="verification_failed", detail="id_token_kid"
     )
-    assert provider.requests["jwks"] == 1
+    assert provider.requests["jwks"] == warm_up + 1
     clock.advance(61)
     await harness.login_ok()
 
@@ -1215,7 +1238,9 @@ async def test_userinfo_cannot_change_the_identity_key(
     hass: HomeAssistant, harness: Harness, provider: FakeProvider
 ) -> None:
     provider.userinfo_override = {"iss": EVIL, "aud": "x", "nonce": "x", "exp": 1}
+    provider.id_token_include_profile = False
     tokens = await harness.login_ok()
+    assert provider.requests["userinfo"] == 1
     token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert token is not None
     (credentials,) = token.user.credentials

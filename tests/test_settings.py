@@ -47,6 +47,7 @@ def test_every_documented_yaml_key_is_accepted(tmp_path: Path) -> None:
                 "include_groups_scope": True,
                 "force_https": True,
                 "default_redirect": True,
+                "always_fetch_userinfo": True,
             },
             "claims": {"display_name": "nickname", "username": "email", "groups": "roles"},
             "roles": {"admin": "ha-admins", "user": "ha-users"},
@@ -57,6 +58,7 @@ def test_every_documented_yaml_key_is_accepted(tmp_path: Path) -> None:
     assert "s3cret" not in repr(settings)
     assert settings.scopes == ("openid", "profile", "email", "roles", "offline_access", "phone")
     assert settings.features.default_redirect
+    assert settings.features.always_fetch_userinfo
     assert settings.claims.groups == "roles"
     assert (settings.roles.admin, settings.roles.user) == ("ha-admins", "ha-users")
     assert settings.network.tls_ca_path == str(ca_file)

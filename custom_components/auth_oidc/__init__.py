@@ -47,6 +47,7 @@ _LOGGER = logging.getLogger(__name__)
 # How often a loaded provider's discovery document is checked in the background, so that an
 # outage or an incompatible change shows as a repair even when nobody logs in.
 HEALTH_CHECK_INTERVAL: Final = timedelta(minutes=5)
+WARM_UP_TASK_NAME: Final = f"{DOMAIN} warm-up"
 
 CONFIG_SCHEMA = vol.Schema({vol.Optional(DOMAIN): SETTINGS_SCHEMA}, extra=vol.ALLOW_EXTRA)
 
@@ -131,6 +132,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
             id_token_signing_alg=settings.id_token_signing_alg,
             use_pkce=not settings.features.disable_rfc7636,
             allow_insecure_http=settings.network.allow_insecure_http,
+            always_fetch_userinfo=settings.features.always_fetch_userinfo,
+            needed_claims=settings.claims.names,
         ),
         ssl_context=await _async_tls_context(hass, settings),
     )
@@ -151,12 +154,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
         return False
     entry.async_on_unload(partial(unregister_provider, hass, provider))
     # Never lock anyone out: a provider that is down now only shows on the welcome page.
-    entry.async_create_background_task(hass, _async_check_provider(entry), f"{DOMAIN} discovery")
+    # Nothing here awaits the provider: the warm-up runs beside Home Assistant's start and is
+    # cancelled on unload.
+    entry.async_create_background_task(
+        hass, _async_check_provider(entry, warm_up=True), WARM_UP_TASK_NAME
+    )
 
     @callback
     def _check_periodically(_now: datetime) -> None:
         entry.async_create_background_task(
-            hass, _async_check_provider(entry, refresh=True), f"{DOMAIN} health check"
+            hass, _async_check_provider(entry), f"{DOMAIN} health check"
         )
 
     entry.async_on_unload(
@@ -167,11 +174,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
     return True
 
 
-async def _async_check_provider(entry: OIDCConfigEntry, *, refresh: bool = False) -> None:
-    """Fetch discovery (early, so the first login is fast, then periodically); note the result."""
+async def _async_check_provider(entry: OIDCConfigEntry, *, warm_up: bool = False) -> None:
+    """Fetch discovery and keys early (a fast first login), then discovery periodically."""
     health = entry.runtime_data.health
+    client = entry.runtime_data.client
     try:
-        await entry.runtime_data.client.metadata(force_refresh=refresh)
+        if warm_up:
+            await client.warm_up()
+        else:
+            await client.metadata(force_refresh=True)
     except OIDCError as err:  # retried at the next login or check
         health.record_failure(err.code)
     except Exception:  # a failure outside the core (e.g. at shutdown) must not escape the task

@@ -147,6 +147,8 @@ class PageRenderer:
                 loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
                 autoescape=True,
                 undefined=jinja2.StrictUndefined,
+                # Loaded once below: no stat() of the template files in the event loop per page.
+                auto_reload=False,
             )
             for name in environment.list_templates(extensions=["html"]):
                 environment.get_template(name)

@@ -40,6 +40,8 @@ class Features:
     force_https: bool = False
     default_redirect: bool = False
     device_login: DeviceLoginMode = DEFAULT_DEVICE_LOGIN
+    # False: ask the UserInfo endpoint only when the ID token lacks a configured claim.
+    always_fetch_userinfo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,11 @@ class ClaimNames:
     display_name: str = "name"
     username: str = "preferred_username"
     groups: str = "groups"
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Return the configured claim names."""
+        return frozenset((self.display_name, self.username, self.groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +156,7 @@ FEATURES_SCHEMA = vol.Schema(
         vol.Optional("force_https", default=False): bool,
         vol.Optional("default_redirect", default=False): bool,
         vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): _device_login_mode,
+        vol.Optional("always_fetch_userinfo", default=False): bool,
     }
 )
 CLAIMS_SCHEMA = vol.Schema(

@@ -483,6 +483,34 @@ class TestUserinfo:
         assert provider.requests["userinfo"] == 0
         assert result.claims == result.id_token_claims
 
+    async def test_userinfo_is_skipped_when_the_id_token_has_the_needed_claims(
+        self, session, provider
+    ) -> None:
+        client = make_client(
+            session,
+            provider,
+            always_fetch_userinfo=False,
+            needed_claims=frozenset({"name", "groups"}),
+        )
+        result = await login(client, provider)
+        assert provider.requests["userinfo"] == 0
+        assert result.claims == result.id_token_claims
+
+    async def test_userinfo_fills_a_needed_claim_the_id_token_lacks(
+        self, session, provider
+    ) -> None:
+        client = make_client(
+            session,
+            provider,
+            always_fetch_userinfo=False,
+            needed_claims=frozenset({"name", "groups"}),
+        )
+        provider.id_token_claims_remove = {"groups"}
+        result = await login(client, provider)
+        assert provider.requests["userinfo"] == 1
+        assert "groups" not in result.id_token_claims
+        assert result.claims["groups"] == provider.user["groups"]
+
     async def test_provider_without_userinfo_endpoint(self, client, provider) -> None:
         provider.discovery_remove = {"userinfo_endpoint"}
         result = await login(client, provider)

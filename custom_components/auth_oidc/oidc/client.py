@@ -93,8 +93,10 @@ _MAX_LOGGED_VALUE_LENGTH: Final = 200
 class OIDCClient:
     """Run OpenID Connect logins against one provider.
 
-    A failed UserInfo request fails the login (fail closed) instead of continuing with
-    ID token claims only, so group-based decisions never run on partial data.
+    UserInfo is asked at every login, or with `always_fetch_userinfo=False` only when the
+    ID token lacks one of the `needed_claims`. A failed UserInfo request fails the login
+    (fail closed) instead of continuing with ID token claims only, so group-based
+    decisions never run on partial data.
     """
 
     def __init__(
@@ -155,6 +157,11 @@ class OIDCClient:
         allowed_algorithms(metadata, self._settings)
         self._token_auth_method(metadata)
         return metadata
+
+    async def warm_up(self) -> None:
+        """Fetch discovery and the signing keys now, so the first login waits for neither."""
+        metadata = await self.metadata()
+        await self._jwks_cache(metadata).key_set()
 
     async def start_authorization(
         self, redirect_uri: str, *, extra_params: Mapping[str, str] | None = None
@@ -312,7 +319,7 @@ class OIDCClient:
         )
         subject = cast(str, id_token_claims["sub"])  # validated by validate_id_token
         claims = dict(id_token_claims)
-        if self._settings.userinfo and metadata.userinfo_endpoint is not None:
+        if self._needs_userinfo(claims) and metadata.userinfo_endpoint is not None:
             userinfo = await self.fetch_userinfo(tokens.access_token)
             # OIDC Core 1.0 §5.3.2: UserInfo sub must exactly match the ID token sub.
             if userinfo.get("sub") != subject:
@@ -330,6 +337,15 @@ class OIDCClient:
             claims=MappingProxyType(claims),
             id_token_claims=MappingProxyType(id_token_claims),
         )
+
+    def _needs_userinfo(self, id_token_claims: Mapping[str, object]) -> bool:
+        """Tell whether UserInfo must be asked: always, or for a claim the ID token lacks."""
+        settings = self._settings
+        if not settings.userinfo:
+            return False
+        # OIDC Core 1.0 §5.4: scope claims may come in the ID token; UserInfo only fills gaps.
+        missing = settings.needed_claims - id_token_claims.keys()
+        return settings.always_fetch_userinfo or bool(missing)
 
     def _token_auth_method(self, metadata: ProviderMetadata) -> str:
         """Return the configured client authentication method or pick one from discovery."""

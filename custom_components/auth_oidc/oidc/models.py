@@ -51,7 +51,11 @@ class ClientSettings:
     id_token_signing_alg: str | None = None
     use_pkce: bool = True
     allow_insecure_http: bool = False
+    # False: never ask the UserInfo endpoint.
     userinfo: bool = True
+    # False: ask it only when the ID token lacks one of `needed_claims`.
+    always_fetch_userinfo: bool = True
+    needed_claims: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         """Refuse contradictory settings early."""

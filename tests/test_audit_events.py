@@ -12,6 +12,11 @@ from custom_components.auth_oidc.const import (
     EVENT_ROLE_CHANGED,
     EVENT_USER_LINKED,
 )
+from custom_components.auth_oidc.logbook import (
+    describe_device_approved,
+    describe_revoked,
+    describe_user_linked,
+)
 from tests.adversarial_support import (
     USER,
     Harness,
@@ -191,3 +196,22 @@ async def test_user_linked_event_names_the_existing_user(
         "username": "alice",
     }
     assert_no_secret(harness, event)
+    assert describe_user_linked(event.data) == (
+        "Linked to the existing Home Assistant user alice from 203.0.113.0/24"
+    )
+
+
+def test_logbook_lines_of_provider_driven_events() -> None:
+    revoked = {"reason": "backchannel_logout", "sessions": 2, "user_id": "u1"}
+    assert describe_revoked(revoked) == "Ended 2 session(s) (backchannel_logout)"
+    approved = {
+        "account": "Alice Admin",
+        "device": "Home Assistant iOS app (iPhone)",
+        "network": "192.168.1.0/24",
+        "local": True,
+        "approver_network": "198.51.100.0/24",
+    }
+    assert describe_device_approved(approved) == (
+        "Alice Admin approved a login on Home Assistant iOS app (iPhone) from 192.168.1.0/24 "
+        "(local network), approved from 198.51.100.0/24"
+    )

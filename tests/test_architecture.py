@@ -64,6 +64,12 @@ ALLOWED_ELSEWHERE = {
     ("person.py", "homeassistant.components.person", "async_create_person"): (
         "the person integration's helper, the one way to link a person to a user"
     ),
+    ("logbook.py", "homeassistant.components.logbook.const", "LOGBOOK_ENTRY_MESSAGE"): (
+        "a key of the description a logbook platform returns, as core integrations import it"
+    ),
+    ("logbook.py", "homeassistant.components.logbook.const", "LOGBOOK_ENTRY_NAME"): (
+        "a key of the description a logbook platform returns, as core integrations import it"
+    ),
 }
 # Methods of named tuples: public, though spelled with an underscore.
 NAMED_TUPLE_API = {"_replace", "_asdict", "_fields", "_make"}

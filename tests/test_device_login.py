@@ -1226,7 +1226,9 @@ async def test_every_approval_is_announced(
     assert event.data["username"] == "alice"
     assert event.data["device"] == "Home Assistant iOS app (iPhone)"
     assert event.data["client_id"] == APPS["ios"][0]
+    assert event.data["provider"] == "Pocket ID"
     assert event.data["network"] == "127.0.0.0/24"
+    assert event.data["local"] is True
     assert event.data["approver_network"] == "198.51.100.0/24"
     assert event.data["different_networks"] is True
     assert dt_util.parse_datetime(event.data["time"]) is not None

@@ -16,7 +16,11 @@ CALLBACK_PATH: Final = "/auth/oidc/callback"
 INSPECT_PATH: Final = "/auth/oidc/inspect"
 BACKCHANNEL_LOGOUT_PATH: Final = "/auth/oidc/backchannel-logout"
 
-# Events on Home Assistant's bus (docs/operations.md).
+# Events on Home Assistant's bus (docs/operations.md), described in the logbook (logbook.py).
+EVENT_LOGIN: Final = "auth_oidc_login"
+EVENT_LOGIN_REFUSED: Final = "auth_oidc_login_refused"
+EVENT_USER_LINKED: Final = "auth_oidc_user_linked"
+EVENT_ROLE_CHANGED: Final = "auth_oidc_role_changed"
 EVENT_REVOKED: Final = "auth_oidc_revoked"
 
 SKIP_REDIRECT_PARAM: Final = "skip_oidc_redirect"

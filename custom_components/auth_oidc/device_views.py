@@ -464,14 +464,17 @@ def _announce_approval(hass: HomeAssistant, login: DeviceLogin) -> None:
     approved_at = dt_util.now()
     network = network_label(t, login.network)
     approver_network = network_label(t, login.approver_network)
+    entry = loaded_entry(hass, login.entry_id or "")
     hass.bus.async_fire(
         DEVICE_APPROVED_EVENT,
         {
+            "provider": entry.title if entry else None,
             "account": identity.display_name,
             "username": identity.username,
             "device": device_label(t, login.device),
             "client_id": login.client.client_id,
             "network": login.network.cidr if login.network else None,
+            "local": login.network.local if login.network else None,
             "approver_network": (login.approver_network.cidr if login.approver_network else None),
             "different_networks": login.different_networks,
             "time": approved_at.isoformat(),

@@ -10,7 +10,8 @@ from homeassistant.auth.providers import AuthProvider, LoginFlow
 from homeassistant.const import CONF_ID, CONF_NAME, CONF_TYPE
 from homeassistant.core import HomeAssistant
 
-from .const import CONTEXT_IDENTITY, DOMAIN
+from .audit import fire_audit_event, user_role
+from .const import CONTEXT_IDENTITY, DOMAIN, EVENT_ROLE_CHANGED, EVENT_USER_LINKED
 from .hass_auth import auth_store
 from .identity import Identity, Role
 from .settings import Settings
@@ -85,6 +86,15 @@ class OIDCAuthProvider(AuthProvider):
             else:
                 _LOGGER.info("Linking %s login to existing user %s", self.issuer, user.name)
                 await self.hass.auth.async_link_user(user, credentials)
+                fire_audit_event(
+                    self.hass,
+                    EVENT_USER_LINKED,
+                    user_id=user.id,
+                    provider=self.name,
+                    remote=flow_result.get("remote"),
+                    reason="username_match",
+                    username=username,
+                )
         return credentials
 
     async def async_user_meta_for_credentials(self, credentials: Credentials) -> UserMeta:
@@ -129,14 +139,29 @@ class OIDCLoginFlow(LoginFlow[OIDCAuthProvider]):
                 "display_name": identity.display_name,
                 "role": identity.role.value,
                 "username": identity.username or "",
+                "remote": str(self.context.get("ip_address") or ""),
             }
         )
 
 
-async def async_apply_identity(hass: HomeAssistant, user: User, identity: Identity) -> None:
+async def async_apply_identity(
+    hass: HomeAssistant, user: User, identity: Identity, *, provider: str, remote: str | None
+) -> None:
     """Bring an existing user's name and role in line with the provider (never demote the owner)."""
     group_ids = [role_group_id(identity.role)]
     if user.is_owner:
         group_ids = [group.id for group in user.groups]
     if user.name != identity.display_name or [group.id for group in user.groups] != group_ids:
+        old_role = user_role(user)
         await hass.auth.async_update_user(user, name=identity.display_name, group_ids=group_ids)
+        if (new_role := user_role(user)) != old_role:
+            fire_audit_event(
+                hass,
+                EVENT_ROLE_CHANGED,
+                user_id=user.id,
+                provider=provider,
+                remote=remote,
+                reason="provider_groups",
+                old_role=old_role,
+                new_role=new_role,
+            )

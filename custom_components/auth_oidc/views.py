@@ -65,6 +65,7 @@ from homeassistant.util.network import is_local
 from multidict import MultiDict, MultiMapping
 from yarl import URL
 
+from .audit import fire_audit_event
 from .const import (
     AUTHORIZE_PATH,
     BINDING_COOKIE,
@@ -79,6 +80,8 @@ from .const import (
     DEVICE_WAIT_PATH,
     DEVICE_WAITING_COOKIE,
     DOMAIN,
+    EVENT_LOGIN,
+    EVENT_LOGIN_REFUSED,
     INSPECT_PATH,
     SKIP_REDIRECT_PARAM,
     START_PATH,
@@ -152,14 +155,18 @@ class LoginPageError(Exception):
         detail: str = "",
         status: HTTPStatus = HTTPStatus.BAD_REQUEST,
         counted: bool = True,
+        account: str | None = None,
+        user_id: str | None = None,
     ) -> None:
-        """Describe the failure by a translation key and an optional technical detail."""
+        """Describe the failure by a translation key, a technical detail and who, when known."""
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
         self.status = status
         # Whether a refused callback counts as a failed login for Home Assistant's IP ban.
         self.counted = counted
+        self.account = account
+        self.user_id = user_id
 
 
 def _optional(params: MultiMapping[str], name: str) -> str | None:
@@ -760,6 +767,17 @@ class CallbackView(HomeAssistantView):
         except LoginPageError as err:
             if entry is not None:
                 entry.runtime_data.health.record_outcome(err.reason)
+            if pending is not None:
+                # Only logins this browser really started: a stray callback is no audit event.
+                fire_audit_event(
+                    request.app[KEY_HASS],
+                    EVENT_LOGIN_REFUSED,
+                    user_id=err.user_id,
+                    provider=entry.title if entry else None,
+                    remote=request.remote,
+                    reason=err.reason,
+                    account=err.account,
+                )
             if err.counted and err.reason not in (
                 "provider_unavailable",
                 "access_denied",
@@ -851,6 +869,7 @@ class CallbackView(HomeAssistantView):
                 "groups_unreadable" if problem else "not_allowed",
                 detail=note,
                 status=HTTPStatus.FORBIDDEN,
+                account=identity.display_name,
             )
         if problem:
             _LOGGER.warning("%s logged in without groups: %s", identity.display_name, problem)
@@ -906,10 +925,30 @@ async def _hand_off(
     if user is not None:
         if (refusal := user_not_allowed_reason(hass, user, request)) is not None:
             _LOGGER.info("Login of %s blocked: %s", user.name, refusal)
-            raise LoginPageError("account_disabled", status=HTTPStatus.FORBIDDEN)
-        await async_apply_identity(hass, user, identity)
+            raise LoginPageError(
+                "account_disabled",
+                status=HTTPStatus.FORBIDDEN,
+                account=identity.display_name,
+                user_id=user.id,
+            )
+        await async_apply_identity(
+            hass, user, identity, provider=entry.title, remote=request.remote
+        )
     entry.runtime_data.sessions.record(credentials.id, identity.session_id, client.client_id)
     count_successful_login(request)
+    # A first login has no user yet: Home Assistant creates it when the client redeems the code.
+    fire_audit_event(
+        hass,
+        EVENT_LOGIN,
+        user_id=user.id if user else None,
+        provider=entry.title,
+        remote=request.remote,
+        account=identity.display_name,
+        username=identity.username,
+        role=identity.role.value,
+        new_user=user is None,
+        client_id=client.client_id,
+    )
     code = store_auth_code(
         hass, client.client_id, credentials, client.code_challenge, client.code_challenge_method
     )

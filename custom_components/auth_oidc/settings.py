@@ -40,6 +40,7 @@ class Features:
     force_https: bool = False
     default_redirect: bool = False
     device_login: DeviceLoginMode = DEFAULT_DEVICE_LOGIN
+    end_provider_session: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,7 @@ FEATURES_SCHEMA = vol.Schema(
         vol.Optional("force_https", default=False): bool,
         vol.Optional("default_redirect", default=False): bool,
         vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): _device_login_mode,
+        vol.Optional("end_provider_session", default=False): bool,
     }
 )
 CLAIMS_SCHEMA = vol.Schema(

@@ -329,6 +329,7 @@ class OIDCClient:
             subject=subject,
             claims=MappingProxyType(claims),
             id_token_claims=MappingProxyType(id_token_claims),
+            id_token=tokens.id_token,
         )
 
     def _token_auth_method(self, metadata: ProviderMetadata) -> str:

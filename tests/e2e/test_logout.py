@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, Request, expect
@@ -15,7 +16,7 @@ from playwright.sync_api import Page, Request, expect
 from . import ha_pages
 from .conftest import USED_PROVIDERS, HassFactory, PortRegistry, enable_loopback_sockets
 from .hass_process import HassInstance
-from .provider_process import ProviderProcess, check_installed
+from .provider_process import PUBLIC_CLIENT_ID, ProviderProcess, check_installed
 from .support import LOOPBACK
 
 pytestmark = pytest.mark.e2e
@@ -85,4 +86,42 @@ def test_logout_shows_login_choice_while_provider_session_lives(
     # The provider session is still alive: choosing it logs in again without a form.
     with page.expect_response(CALLBACK_URL):
         ha_pages.sso_button(page, DISPLAY_NAME).click()
+    ha_pages.expect_dashboard(page, hass, user_name="Alice Admin")
+
+
+def test_end_provider_session_makes_the_provider_ask_again(
+    hass_factory: HassFactory, provider: ProviderProcess, page: Page
+) -> None:
+    """With end_provider_session, logging out ends the provider session too (and no token leaks)."""
+    hass = hass_factory(
+        ha_pages.sso_config_yaml(provider.discovery_url) + END_PROVIDER_SESSION_YAML,
+        with_integration=True,
+    )
+    sso_login_as_alice(page, hass)
+    end_session_urls: list[str] = []
+
+    def note_end_session(request: Request) -> None:
+        if "/api/oidc/end-session" in request.url:
+            end_session_urls.append(request.url)
+
+    page.on("request", note_end_session)
+    ha_pages.log_out(page, hass)
+
+    # The provider's own confirmation page, reached with our hint, client_id and return URL.
+    expect(page).to_have_url(re.compile(rf"^{re.escape(provider.issuer)}/"))
+    assert end_session_urls, "the browser was not sent to the provider's end-session endpoint"
+    params = parse_qs(urlsplit(end_session_urls[0]).query)
+    assert params["client_id"] == [PUBLIC_CLIENT_ID]
+    assert params["post_logout_redirect_uri"] == [f"{hass.url}/auth/oidc/logged-out"]
+    assert params["id_token_hint"][0].count(".") == 2
+    assert not any(c["value"] == params["id_token_hint"][0] for c in page.context.cookies())
+    page.get_by_role("button", name="Sign out").click()
+
+    # Back on the welcome page; the provider now asks who is logging in.
+    expect(page).to_have_url(ha_pages.welcome_url_pattern(hass))
+    assert params["id_token_hint"][0] not in page.content()
+    ha_pages.sso_button(page, DISPLAY_NAME).click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    with page.expect_response(CALLBACK_URL):
+        ha_pages.provider_login(page, "alice", "alice-password")
     ha_pages.expect_dashboard(page, hass, user_name="Alice Admin")

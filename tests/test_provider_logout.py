@@ -19,7 +19,7 @@ from tests.adversarial_support import (
 from tests.fake_provider import FakeProvider
 
 COOKIE = "auth_oidc_logout"
-END_SESSION_ON = {"features": {"end_provider_session": True}}
+ENDS_SESSION = {"end_provider_session": True}
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ async def test_option_off_is_a_plain_logout(
 async def test_option_on_sends_the_browser_to_end_session_with_server_side_hint(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, legacy: bool
 ) -> None:
-    harness = await setup_harness(hass, hass_client_no_auth, provider, **END_SESSION_ON)
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
     login = await harness.login()
     id_token = issued_id_token(provider)
     tokens = await harness.redeem(login.headers["Location"])
@@ -120,7 +120,7 @@ async def test_provider_without_end_session_falls_back_to_plain_logout(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
 ) -> None:
     provider.discovery_remove.add("end_session_endpoint")
-    harness = await setup_harness(hass, hass_client_no_auth, provider, **END_SESSION_ON)
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
     tokens = await harness.login_ok()
 
     response = await log_out(harness, tokens["refresh_token"])
@@ -136,7 +136,7 @@ async def test_provider_without_end_session_falls_back_to_plain_logout(
 async def test_forged_cookie_does_nothing(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, value: str
 ) -> None:
-    harness = await setup_harness(hass, hass_client_no_auth, provider, **END_SESSION_ON)
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
     await harness.login_ok()
     harness.client.session.cookie_jar.update_cookies({COOKIE: value})
 
@@ -149,7 +149,7 @@ async def test_forged_cookie_does_nothing(
 async def test_revoking_an_unknown_or_foreign_token_sets_no_cookie(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
 ) -> None:
-    harness = await setup_harness(hass, hass_client_no_auth, provider, **END_SESSION_ON)
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
     owner = await hass.auth.async_create_user("Owner")
     client_id = "https://ha.example.com/"
     foreign = await hass.auth.async_create_refresh_token(owner, client_id)

@@ -709,13 +709,15 @@ def _client_errors(discovery: Discovery, secret: str | None) -> dict[str, str]:
     return {}
 
 
-def _end_session_endpoint(hass: HomeAssistant, entry_id: str) -> str:
-    """Return the provider's end-session endpoint as last discovered, or a dash for none."""
-    loaded = loaded_entry(hass, entry_id)
-    metadata = loaded.runtime_data.client.cached_metadata if loaded is not None else None
-    if metadata is None or metadata.end_session_endpoint is None:
+async def _end_session_endpoint(hass: HomeAssistant, entry_id: str) -> str:
+    """Return the provider's end-session endpoint, or a dash for none (or not reachable)."""
+    if (loaded := loaded_entry(hass, entry_id)) is None:
         return "—"
-    return metadata.end_session_endpoint
+    try:
+        metadata = await loaded.runtime_data.client.metadata()
+    except OIDCError:
+        return "—"
+    return metadata.end_session_endpoint or "—"
 
 
 class OIDCOptionsFlow(OptionsFlowWithReload):
@@ -752,7 +754,7 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
                 "error_detail": detail,
                 "inspect_url": f"{INSPECT_PATH}?{urlencode({'grant': grant})}",
                 "backchannel_logout_url": backchannel_logout_url(self.hass),
-                "end_session_endpoint": _end_session_endpoint(self.hass, entry.entry_id),
+                "end_session_endpoint": await _end_session_endpoint(self.hass, entry.entry_id),
                 "logged_out_url": logged_out_url(self.hass),
             },
         )

@@ -8,6 +8,8 @@ import pytest
 from aiohttp import ClientResponse
 from homeassistant.core import HomeAssistant
 
+from custom_components.auth_oidc import sessions
+from custom_components.auth_oidc.sessions import IdTokenHints, PendingLogouts
 from tests.adversarial_support import (
     USER,
     Harness,
@@ -161,3 +163,47 @@ async def test_revoking_an_unknown_or_foreign_token_sets_no_cookie(
     assert COOKIE not in unknown.cookies
     assert COOKIE not in other.cookies
     assert (await welcome(harness)).status == 200
+
+
+async def test_after_a_restart_the_logout_goes_to_the_provider_without_a_hint(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
+    tokens = await harness.login_ok()
+    # The remembered ID tokens live in memory only: a restart forgets them.
+    harness.entry.runtime_data.id_token_hints = IdTokenHints()
+
+    await log_out(harness, tokens["refresh_token"])
+    page = await welcome(harness)
+
+    assert page.status == 302
+    params = parse_qs(urlsplit(page.headers["Location"]).query)
+    assert set(params) == {"client_id", "post_logout_redirect_uri"}
+
+
+def test_remembered_id_tokens_are_bounded_and_latest_wins() -> None:
+    hints = IdTokenHints(cap=2)
+    hints.record("a", "token-a1")
+    hints.record("b", "token-b")
+    hints.record("a", "token-a2")
+    hints.record("c", "token-c")
+
+    assert hints.get("a") == "token-a2"
+    assert hints.get("b") is None  # the oldest went
+    assert hints.get("c") == "token-c"
+
+
+def test_pending_logouts_are_bounded_used_once_and_expire() -> None:
+    now = [1000.0]
+    pending = PendingLogouts(cap=2, clock=lambda: now[0])
+    first = pending.add("entry", "a")
+    second = pending.add("entry", "b")
+    third = pending.add("entry", "c")
+
+    assert pending.take(first) is None  # evicted by the cap
+    taken = pending.take(second)
+    assert taken is not None
+    assert taken.subject == "b"
+    assert pending.take(second) is None  # used once
+    now[0] += sessions.PENDING_LOGOUT_SECONDS + 1
+    assert pending.take(third) is None  # expired

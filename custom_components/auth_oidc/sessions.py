@@ -3,6 +3,7 @@
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -178,9 +179,12 @@ class PendingLogout:
 class PendingLogouts:
     """Logouts waiting for the browser's next welcome page, by random id; bounded."""
 
-    def __init__(self, cap: int = PENDING_LOGOUTS_CAP) -> None:
+    def __init__(
+        self, cap: int = PENDING_LOGOUTS_CAP, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         """Create an empty store."""
         self._cap = cap
+        self._clock = clock
         self._pending: OrderedDict[str, PendingLogout] = OrderedDict()
 
     def add(self, entry_id: str, subject: str) -> str:
@@ -189,13 +193,13 @@ class PendingLogouts:
             self._pending.popitem(last=False)
         logout_id = secrets.token_urlsafe(32)
         self._pending[logout_id] = PendingLogout(
-            entry_id, subject, time.monotonic() + PENDING_LOGOUT_SECONDS
+            entry_id, subject, self._clock() + PENDING_LOGOUT_SECONDS
         )
         return logout_id
 
     def take(self, logout_id: str) -> PendingLogout | None:
         """Return and forget the unexpired logout with this id, if any."""
         pending = self._pending.pop(logout_id, None)
-        if pending is None or pending.expires_at < time.monotonic():
+        if pending is None or pending.expires_at < self._clock():
             return None
         return pending

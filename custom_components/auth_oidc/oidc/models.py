@@ -110,4 +110,4 @@ class LoginResult:
     claims: Mapping[str, object]
     id_token_claims: Mapping[str, object]
     # The raw ID token, kept only as a later logout's `id_token_hint`; never logged.
-    id_token: str = field(default="", repr=False)
+    id_token: str = field(repr=False)

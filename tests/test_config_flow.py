@@ -998,6 +998,39 @@ async def test_options_change_roles_claims_and_features_with_a_reload(
     assert suggested(result, "device_login") == "anywhere"
 
 
+async def test_options_offer_provider_logout_and_name_the_end_session_endpoint(
+    hass: HomeAssistant, provider: FakeProvider
+) -> None:
+    entry = (await create_entry(hass, {"base_url": provider.issuer}))["result"]
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested(result, "end_provider_session") is False
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["end_session_endpoint"] == provider.url("end_session")
+    assert placeholders["logged_out_url"].endswith("/auth/oidc/logged-out")
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**ROLES, **LINKING, "force_https": False, "end_provider_session": True},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data.settings.features.end_provider_session is True
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested(result, "end_provider_session") is True
+
+
+async def test_options_say_when_the_provider_has_no_end_session_endpoint(
+    hass: HomeAssistant, provider: FakeProvider
+) -> None:
+    provider.discovery_remove.add("end_session_endpoint")
+    entry = (await create_entry(hass, {"base_url": provider.issuer}))["result"]
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["end_session_endpoint"] == "—"
+
+
 async def test_reconfigure_changes_client_and_reloads(
     hass: HomeAssistant, provider: FakeProvider
 ) -> None:

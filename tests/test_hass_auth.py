@@ -123,6 +123,34 @@ async def test_authorize_page_can_be_intercepted_once(
     assert calls == ["stop", "pass"]
 
 
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [("/auth/revoke", {}), ("/auth/token", {"action": "revoke"})],
+    ids=["auth_revoke", "auth_token_action"],
+)
+async def test_token_revocation_can_be_intercepted_once(
+    hass: HomeAssistant, hass_client_no_auth, path: str, form: dict[str, str]
+) -> None:
+    """The frontend logs out by revoking its refresh token with a form POST to these routes."""
+    assert await async_setup_component(hass, "auth", {})
+    user = await hass.auth.async_create_user("Revoked")
+    token = await hass.auth.async_create_refresh_token(user, "https://ha.example.com/")
+    seen: list[str | None] = []
+
+    async def interceptor(request: web.Request, original: hass_auth.Handler) -> web.StreamResponse:
+        # Reading the form here must leave it readable for Home Assistant's own view.
+        seen.append((await request.post()).get("token"))  # type: ignore[arg-type]
+        return await original(request)
+
+    assert hass_auth.intercept_post_route(hass, path, interceptor)
+    assert hass_auth.intercept_post_route(hass, path, interceptor)  # no double wrap
+    client = await hass_client_no_auth()
+    response = await client.post(path, data={**form, "token": token.token})
+    assert response.status == 200
+    assert seen == [token.token]
+    assert hass.auth.async_get_refresh_token_by_token(token.token) is None
+
+
 async def test_no_authorize_page_without_frontend(hass: HomeAssistant) -> None:
     assert await async_setup_component(hass, "http", {})
 

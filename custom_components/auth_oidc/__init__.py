@@ -16,7 +16,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.ssl import create_client_context
 
-from .const import AUTHORIZE_PATH, DOMAIN, PROVIDERS_PATH
+from .const import AUTHORIZE_PATH, DOMAIN, PROVIDERS_PATH, REVOKE_PATH, TOKEN_ENDPOINT_PATH
 from .device_views import (
     DeviceApproveView,
     DeviceConfirmView,
@@ -24,13 +24,19 @@ from .device_views import (
     DeviceQRView,
     DeviceWaitView,
 )
-from .hass_auth import intercept_get_route, register_provider, unregister_provider
+from .hass_auth import (
+    intercept_get_route,
+    intercept_post_route,
+    register_provider,
+    unregister_provider,
+)
 from .health import ProviderHealth, create_internals_changed_issue
 from .logout_views import BackchannelLogoutView
 from .oidc import ClientSettings, OIDCClient, OIDCError, issuer_from_discovery_url
 from .pages import STATIC_DIR, STATIC_URL, PageRenderer
 from .person import async_create_person_for_new_user
 from .provider import OIDCAuthProvider
+from .provider_logout import LoggedOutView, revoke_interceptor
 from .runtime import DATA_DOMAIN, DomainData, OIDCConfigEntry, OIDCRuntime
 from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
 from .views import (
@@ -64,6 +70,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     hass.http.register_view(CallbackView())
     hass.http.register_view(InspectView())
     hass.http.register_view(BackchannelLogoutView())
+    hass.http.register_view(LoggedOutView())
     for view in (
         DeviceApproveView(),
         DeviceConfirmView(),
@@ -78,6 +85,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             create_internals_changed_issue(hass, f"GET {AUTHORIZE_PATH} not found")
         _LOGGER.debug("No frontend login page to intercept")
     intercept_get_route(hass, PROVIDERS_PATH, providers_interceptor)
+    # The frontend logs out by revoking its refresh token (RP-initiated logout starts there).
+    for path in (REVOKE_PATH, TOKEN_ENDPOINT_PATH):
+        intercept_post_route(hass, path, revoke_interceptor)
     hass.bus.async_listen(EVENT_USER_ADDED, partial(_async_user_added, hass))
 
     yaml_entries = [

@@ -37,7 +37,7 @@ from homeassistant.helpers.selector import (
 )
 
 from . import load_ca_context
-from .const import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, DOMAIN, INSPECT_PATH
+from .const import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, DOMAIN, INSPECT_PATH, LOGGED_OUT_PATH
 from .health import create_yaml_ignored_issue, delete_issue
 from .oidc import (
     ClientSettings,
@@ -52,7 +52,7 @@ from .oidc import (
 )
 from .oidc.urls import is_secure_url
 from .presets import PRESETS, Preset, PresetInputError, UrlField
-from .runtime import DATA_DOMAIN
+from .runtime import DATA_DOMAIN, loaded_entry
 from .settings import (
     DEFAULT_DEVICE_LOGIN,
     SETTINGS_SCHEMA,
@@ -142,6 +142,7 @@ OPTIONS_SCHEMA: Final = ROLES_SCHEMA.extend(
         vol.Optional("additional_scopes"): _TEXT,
         **LINKING_SCHEMA.schema,
         vol.Optional("force_https", default=False): _BOOLEAN,
+        vol.Optional("end_provider_session", default=False): _BOOLEAN,
         vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): SelectSelector(
             SelectSelectorConfig(
                 options=[mode.value for mode in DeviceLoginMode],
@@ -282,6 +283,11 @@ def backchannel_logout_url(hass: HomeAssistant) -> str:
     return callback_url(hass).removesuffix(CALLBACK_PATH) + BACKCHANNEL_LOGOUT_PATH
 
 
+def logged_out_url(hass: HomeAssistant) -> str:
+    """Return the post-logout redirect URL to register at the provider."""
+    return callback_url(hass).removesuffix(CALLBACK_PATH) + LOGGED_OUT_PATH
+
+
 def _field_for(path: list[Any]) -> str:
     """Return the form field a SETTINGS_SCHEMA error path points to ("base" if none)."""
     keys = tuple(str(key) for key in path)
@@ -336,6 +342,7 @@ def _form_values(settings: Settings) -> dict[str, Any]:
         "automatic_person_creation": settings.features.automatic_person_creation,
         "default_redirect": settings.features.default_redirect,
         "force_https": settings.features.force_https,
+        "end_provider_session": settings.features.end_provider_session,
         "device_login": settings.features.device_login.value,
     }
     return {key: value for key, value in values.items() if value is not None}
@@ -719,6 +726,17 @@ def _client_errors(discovery: Discovery, secret: str | None) -> dict[str, str]:
     return {}
 
 
+async def _end_session_endpoint(hass: HomeAssistant, entry_id: str) -> str:
+    """Return the provider's end-session endpoint, or a dash for none (or not reachable)."""
+    if (loaded := loaded_entry(hass, entry_id)) is None:
+        return "—"
+    try:
+        metadata = await loaded.runtime_data.client.metadata()
+    except OIDCError:
+        return "—"
+    return metadata.end_session_endpoint or "—"
+
+
 class OIDCOptionsFlow(OptionsFlowWithReload):
     """Change roles, claims and features; the entry reloads, no restart needed."""
 
@@ -735,6 +753,7 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
             options["additional_scopes"] = str(user_input.get("additional_scopes") or "")
             options["features"] = _features(current["features"], user_input) | {
                 "force_https": user_input["force_https"],
+                "end_provider_session": user_input["end_provider_session"],
                 "device_login": user_input["device_login"],
                 "include_groups_scope": bool(options["groups_scope"]),
             }
@@ -752,5 +771,7 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
                 "error_detail": detail,
                 "inspect_url": f"{INSPECT_PATH}?{urlencode({'grant': grant})}",
                 "backchannel_logout_url": backchannel_logout_url(self.hass),
+                "end_session_endpoint": await _end_session_endpoint(self.hass, entry.entry_id),
+                "logged_out_url": logged_out_url(self.hass),
             },
         )

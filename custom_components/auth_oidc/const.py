@@ -15,6 +15,9 @@ START_PATH: Final = "/auth/oidc/redirect"
 CALLBACK_PATH: Final = "/auth/oidc/callback"
 INSPECT_PATH: Final = "/auth/oidc/inspect"
 BACKCHANNEL_LOGOUT_PATH: Final = "/auth/oidc/backchannel-logout"
+LOGGED_OUT_PATH: Final = "/auth/oidc/logged-out"
+TOKEN_ENDPOINT_PATH: Final = "/auth/token"  # noqa: S105 (a URL path, not a secret)
+REVOKE_PATH: Final = "/auth/revoke"
 
 # Events on Home Assistant's bus (docs/operations.md), described in the logbook (logbook.py).
 EVENT_LOGIN: Final = "auth_oidc_login"

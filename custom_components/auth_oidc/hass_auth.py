@@ -82,8 +82,18 @@ def _chain(interceptor: Interceptor, original: Handler) -> Handler:
 
 def intercept_get_route(hass: HomeAssistant, path: str, interceptor: Interceptor) -> bool:
     """Route GET `path` through `interceptor` (once); return whether the route exists."""
+    return _intercept_route(hass, "GET", path, interceptor)
+
+
+def intercept_post_route(hass: HomeAssistant, path: str, interceptor: Interceptor) -> bool:
+    """Route POST `path` through `interceptor` (once); return whether the route exists."""
+    return _intercept_route(hass, "POST", path, interceptor)
+
+
+def _intercept_route(hass: HomeAssistant, method: str, path: str, interceptor: Interceptor) -> bool:
+    """Route `method` `path` through `interceptor` (once); return whether the route exists."""
     for route in hass.http.app.router.routes():
-        if route.method != "GET" or route.resource is None:
+        if route.method != method or route.resource is None:
             continue
         if route.resource.canonical != path:
             continue

@@ -13,7 +13,7 @@ from .login_state import InspectionGrants, PendingLoginStore
 from .oidc import OIDCClient
 from .pages import PageRenderer
 from .provider import OIDCAuthProvider
-from .sessions import SeenLogoutTokens, SessionIndex
+from .sessions import IdTokenHints, PendingLogouts, SeenLogoutTokens, SessionIndex
 from .settings import Settings
 
 
@@ -27,6 +27,7 @@ class OIDCRuntime:
     health: ProviderHealth
     sessions: SessionIndex = field(default_factory=SessionIndex)
     seen_logout_tokens: SeenLogoutTokens = field(default_factory=SeenLogoutTokens)
+    id_token_hints: IdTokenHints = field(default_factory=IdTokenHints)
 
 
 type OIDCConfigEntry = ConfigEntry[OIDCRuntime]
@@ -40,6 +41,7 @@ class DomainData:
     pending_logins: PendingLoginStore = field(default_factory=PendingLoginStore)
     device_logins: DeviceLoginStore = field(default_factory=DeviceLoginStore)
     inspection_grants: InspectionGrants = field(default_factory=InspectionGrants)
+    pending_logouts: PendingLogouts = field(default_factory=PendingLogouts)
 
 
 DATA_DOMAIN: HassKey[DomainData] = HassKey(DOMAIN)

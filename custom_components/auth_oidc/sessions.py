@@ -1,6 +1,9 @@
 """Find and end the Home Assistant sessions that one provider login created."""
 
+import secrets
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -14,6 +17,9 @@ from homeassistant.util import dt as dt_util
 CODE_LIFETIME: Final = timedelta(minutes=10)
 SESSION_INDEX_CAP: Final = 2000
 SEEN_LOGOUT_TOKENS_CAP: Final = 10_000
+ID_TOKEN_HINTS_CAP: Final = 2000
+PENDING_LOGOUTS_CAP: Final = 1000
+PENDING_LOGOUT_SECONDS: Final = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +145,61 @@ async def async_end_sessions(
     for token in tokens:
         hass.auth.async_remove_refresh_token(token)
     return user.id, len(tokens)
+
+
+class IdTokenHints:
+    """The latest ID token of each user of one provider, by subject; memory only, bounded."""
+
+    def __init__(self, cap: int = ID_TOKEN_HINTS_CAP) -> None:
+        """Create an empty store."""
+        self._cap = cap
+        self._tokens: OrderedDict[str, str] = OrderedDict()
+
+    def record(self, subject: str, id_token: str) -> None:
+        """Remember `id_token` as the hint for `subject`'s next logout."""
+        self._tokens.pop(subject, None)
+        while len(self._tokens) >= self._cap:
+            self._tokens.popitem(last=False)
+        self._tokens[subject] = id_token
+
+    def get(self, subject: str) -> str | None:
+        """Return the remembered ID token of `subject`, if any."""
+        return self._tokens.get(subject)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLogout:
+    """A Home Assistant logout whose provider session still has to end."""
+
+    entry_id: str
+    subject: str
+    expires_at: float
+
+
+class PendingLogouts:
+    """Logouts waiting for the browser's next welcome page, by random id; bounded."""
+
+    def __init__(
+        self, cap: int = PENDING_LOGOUTS_CAP, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """Create an empty store."""
+        self._cap = cap
+        self._clock = clock
+        self._pending: OrderedDict[str, PendingLogout] = OrderedDict()
+
+    def add(self, entry_id: str, subject: str) -> str:
+        """Remember a logout; return the random id the browser's cookie carries."""
+        while len(self._pending) >= self._cap:
+            self._pending.popitem(last=False)
+        logout_id = secrets.token_urlsafe(32)
+        self._pending[logout_id] = PendingLogout(
+            entry_id, subject, self._clock() + PENDING_LOGOUT_SECONDS
+        )
+        return logout_id
+
+    def take(self, logout_id: str) -> PendingLogout | None:
+        """Return and forget the unexpired logout with this id, if any."""
+        pending = self._pending.pop(logout_id, None)
+        if pending is None or pending.expires_at < self._clock():
+            return None
+        return pending

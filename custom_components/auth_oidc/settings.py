@@ -42,6 +42,7 @@ class Features:
     device_login: DeviceLoginMode = DEFAULT_DEVICE_LOGIN
     # False: ask the UserInfo endpoint only when the ID token lacks a configured claim.
     always_fetch_userinfo: bool = False
+    end_provider_session: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,7 @@ FEATURES_SCHEMA = vol.Schema(
         vol.Optional("default_redirect", default=False): bool,
         vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): _device_login_mode,
         vol.Optional("always_fetch_userinfo", default=False): bool,
+        vol.Optional("end_provider_session", default=False): bool,
     }
 )
 CLAIMS_SCHEMA = vol.Schema(

@@ -112,6 +112,7 @@ from .login_state import (
 )
 from .oidc import OIDCError
 from .provider import async_apply_identity
+from .provider_logout import forget_pending_logout, provider_logout_location
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
 from .settings import DeviceLoginMode
 
@@ -599,6 +600,11 @@ class WelcomeView(HomeAssistantView):
     async def get(self, request: web.Request) -> web.Response:
         """Render the welcome page for a validated authorize request."""
         hass = request.app[KEY_HASS]
+        if (end_session := await provider_logout_location(request)) is not None:
+            # RP-Initiated Logout 1.0 §2: end the provider session of the logout just done.
+            response = _redirect(end_session)
+            forget_pending_logout(response)
+            return response
         try:
             client = await parse_client_request(hass, request.query)
         except LoginPageError as err:
@@ -873,6 +879,8 @@ class CallbackView(HomeAssistantView):
             )
         if problem:
             _LOGGER.warning("%s logged in without groups: %s", identity.display_name, problem)
+        if runtime.settings.features.end_provider_session:
+            runtime.id_token_hints.record(result.subject, result.id_token)
         return identity
 
 

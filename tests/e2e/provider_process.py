@@ -89,7 +89,7 @@ def default_clients(hass_url: str) -> list[dict[str, Any]]:
     """Return the public and the confidential client of demo-config.json for hass_url."""
     common = {
         "redirect_uris": [f"{hass_url}{CALLBACK_PATH}"],
-        "post_logout_redirect_uris": [f"{hass_url}/"],
+        "post_logout_redirect_uris": [f"{hass_url}/", f"{hass_url}/auth/oidc/logged-out"],
     }
     return [
         {

@@ -336,6 +336,7 @@ class OIDCClient:
             subject=subject,
             claims=MappingProxyType(claims),
             id_token_claims=MappingProxyType(id_token_claims),
+            id_token=tokens.id_token,
         )
 
     def _needs_userinfo(self, id_token_claims: Mapping[str, object]) -> bool:

@@ -123,3 +123,5 @@ class LoginResult:
     subject: str
     claims: Mapping[str, object]
     id_token_claims: Mapping[str, object]
+    # The raw ID token, kept only as a later logout's `id_token_hint`; never logged.
+    id_token: str = field(repr=False)

@@ -1,0 +1,209 @@
+"""Integration tests: RP-initiated logout ends the provider session after logging out."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp import ClientResponse
+from homeassistant.core import HomeAssistant
+
+from custom_components.auth_oidc import sessions
+from custom_components.auth_oidc.sessions import IdTokenHints, PendingLogouts
+from tests.adversarial_support import (
+    USER,
+    Harness,
+    authorize_query,
+    client_id_pages,  # noqa: F401 (autouse fixture)
+    onboarded,  # noqa: F401 (autouse fixture)
+    setup_harness,
+)
+from tests.fake_provider import FakeProvider
+
+COOKIE = "auth_oidc_logout"
+ENDS_SESSION = {"end_provider_session": True}
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FakeProvider]:
+    async with FakeProvider.running() as running:
+        running.user = dict(USER)
+        yield running
+
+
+async def log_out(harness: Harness, refresh_token: str, *, legacy: bool = False) -> ClientResponse:
+    """Revoke the refresh token as Home Assistant's frontend does when it logs out."""
+    if legacy:
+        return await harness.client.post(
+            "/auth/token", data={"action": "revoke", "token": refresh_token}
+        )
+    return await harness.client.post("/auth/revoke", data={"token": refresh_token})
+
+
+async def welcome(harness: Harness) -> ClientResponse:
+    """Open the welcome page as the frontend's reload after logout does."""
+    return await harness.client.get(
+        "/auth/oidc/welcome", params=authorize_query(), allow_redirects=False
+    )
+
+
+def issued_id_token(provider: FakeProvider) -> str:
+    """Return the ID token of the provider's last token response."""
+    return str(provider.token_responses[-1]["id_token"])
+
+
+def cookie_names(harness: Harness) -> set[str]:
+    """Return the names of the cookies the test browser holds."""
+    return {cookie.key for cookie in harness.client.session.cookie_jar}
+
+
+async def test_option_off_is_a_plain_logout(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(hass, hass_client_no_auth, provider)
+    tokens = await harness.login_ok()
+
+    response = await log_out(harness, tokens["refresh_token"])
+
+    assert response.status == 200
+    assert COOKIE not in response.cookies
+    assert hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"]) is None
+    page = await welcome(harness)
+    assert page.status == 200
+    assert "Log in with Pocket ID" in await page.text()
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["auth_revoke", "auth_token_action"])
+async def test_option_on_sends_the_browser_to_end_session_with_server_side_hint(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, legacy: bool
+) -> None:
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
+    login = await harness.login()
+    id_token = issued_id_token(provider)
+    tokens = await harness.redeem(login.headers["Location"])
+    assert id_token not in login.headers["Location"]
+
+    response = await log_out(harness, tokens["refresh_token"], legacy=legacy)
+
+    assert response.status == 200
+    assert hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"]) is None
+    cookie = response.cookies[COOKIE]
+    assert cookie["httponly"] is True
+    assert cookie["path"] == "/auth/oidc"
+    assert cookie["samesite"] == "Lax"
+    assert id_token not in cookie.value
+    assert id_token not in await response.text()
+
+    page = await welcome(harness)
+
+    assert page.status == 302
+    location = urlsplit(page.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == provider.url("end_session")
+    params = parse_qs(location.query)
+    assert params == {
+        "client_id": [provider.client_id],
+        "post_logout_redirect_uri": [f"{harness.client.make_url('/auth/oidc/logged-out')}"],
+        "id_token_hint": [id_token],
+    }
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    # The cookie is used once: the next welcome page is the login choice, without the token.
+    assert COOKIE not in cookie_names(harness)
+    again = await welcome(harness)
+    assert again.status == 200
+    assert id_token not in await again.text()
+
+    back = await harness.client.get("/auth/oidc/logged-out", allow_redirects=False)
+    assert back.status == 302
+    assert back.headers["Location"] == "/"
+
+
+async def test_provider_without_end_session_falls_back_to_plain_logout(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    provider.discovery_remove.add("end_session_endpoint")
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
+    tokens = await harness.login_ok()
+
+    response = await log_out(harness, tokens["refresh_token"])
+
+    assert response.status == 200
+    assert hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"]) is None
+    page = await welcome(harness)
+    assert page.status == 200
+    assert "Log in with Pocket ID" in await page.text()
+
+
+@pytest.mark.parametrize("value", ["forged", "", "x" * 43])
+async def test_forged_cookie_does_nothing(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, value: str
+) -> None:
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
+    await harness.login_ok()
+    harness.client.session.cookie_jar.update_cookies({COOKIE: value})
+
+    page = await welcome(harness)
+
+    assert page.status == 200
+    assert issued_id_token(provider) not in await page.text()
+
+
+async def test_revoking_an_unknown_or_foreign_token_sets_no_cookie(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
+    owner = await hass.auth.async_create_user("Owner")
+    client_id = "https://ha.example.com/"
+    foreign = await hass.auth.async_create_refresh_token(owner, client_id)
+
+    unknown = await log_out(harness, "not-a-token")
+    other = await log_out(harness, foreign.token)
+
+    assert unknown.status == other.status == 200
+    assert COOKIE not in unknown.cookies
+    assert COOKIE not in other.cookies
+    assert (await welcome(harness)).status == 200
+
+
+async def test_after_a_restart_the_logout_goes_to_the_provider_without_a_hint(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=ENDS_SESSION)
+    tokens = await harness.login_ok()
+    # The remembered ID tokens live in memory only: a restart forgets them.
+    harness.entry.runtime_data.id_token_hints = IdTokenHints()
+
+    await log_out(harness, tokens["refresh_token"])
+    page = await welcome(harness)
+
+    assert page.status == 302
+    params = parse_qs(urlsplit(page.headers["Location"]).query)
+    assert set(params) == {"client_id", "post_logout_redirect_uri"}
+
+
+def test_remembered_id_tokens_are_bounded_and_latest_wins() -> None:
+    hints = IdTokenHints(cap=2)
+    hints.record("a", "token-a1")
+    hints.record("b", "token-b")
+    hints.record("a", "token-a2")
+    hints.record("c", "token-c")
+
+    assert hints.get("a") == "token-a2"
+    assert hints.get("b") is None  # the oldest went
+    assert hints.get("c") == "token-c"
+
+
+def test_pending_logouts_are_bounded_used_once_and_expire() -> None:
+    now = [1000.0]
+    pending = PendingLogouts(cap=2, clock=lambda: now[0])
+    first = pending.add("entry", "a")
+    second = pending.add("entry", "b")
+    third = pending.add("entry", "c")
+
+    assert pending.take(first) is None  # evicted by the cap
+    taken = pending.take(second)
+    assert taken is not None
+    assert taken.subject == "b"
+    assert pending.take(second) is None  # used once
+    now[0] += sessions.PENDING_LOGOUT_SECONDS + 1
+    assert pending.take(third) is None  # expired

@@ -6,11 +6,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import ClientResponse
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant
 
 from custom_components.auth_oidc import sessions
+from custom_components.auth_oidc.const import EVENT_LOGOUT
+from custom_components.auth_oidc.logbook import describe_logout
 from custom_components.auth_oidc.sessions import IdTokenHints, PendingLogouts
 from tests.adversarial_support import (
+    CLIENT_ID,
     USER,
     Harness,
     authorize_query,
@@ -207,3 +210,38 @@ def test_pending_logouts_are_bounded_used_once_and_expire() -> None:
     assert pending.take(second) is None  # used once
     now[0] += sessions.PENDING_LOGOUT_SECONDS + 1
     assert pending.take(third) is None  # expired
+
+
+@pytest.mark.parametrize("ends_session", [False, True], ids=["plain", "provider_too"])
+async def test_logout_fires_an_audit_event(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, ends_session: bool
+) -> None:
+    features = ENDS_SESSION if ends_session else {}
+    harness = await setup_harness(hass, hass_client_no_auth, provider, features=features)
+    tokens = await harness.login_ok()
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_LOGOUT, events.append)
+
+    await log_out(harness, tokens["refresh_token"])
+    await hass.async_block_till_done()
+
+    [event] = events
+    user = await hass.auth.async_get_users()
+    ours = [u for u in user if any(c.auth_provider_type == "auth_oidc" for c in u.credentials)]
+    assert event.data["user_id"] == ours[0].id
+    assert event.data["provider"] == "Pocket ID"
+    assert event.data["provider_session_ended"] is ends_session
+    assert tokens["refresh_token"] not in str(event.data)
+    assert describe_logout(event.data).startswith("Logged out of Home Assistant")
+
+
+async def test_logging_out_a_password_user_fires_no_event(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, hass_admin_user: Any
+) -> None:
+    harness = await setup_harness(hass, hass_client_no_auth, provider)
+    refresh = await hass.auth.async_create_refresh_token(hass_admin_user, CLIENT_ID)
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_LOGOUT, events.append)
+    await log_out(harness, refresh.token)
+    await hass.async_block_till_done()
+    assert events == []

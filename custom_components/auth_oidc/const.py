@@ -25,6 +25,7 @@ EVENT_LOGIN_REFUSED: Final = "auth_oidc_login_refused"
 EVENT_USER_LINKED: Final = "auth_oidc_user_linked"
 EVENT_ROLE_CHANGED: Final = "auth_oidc_role_changed"
 EVENT_REVOKED: Final = "auth_oidc_revoked"
+EVENT_LOGOUT: Final = "auth_oidc_logout"
 
 SKIP_REDIRECT_PARAM: Final = "skip_oidc_redirect"
 BINDING_COOKIE: Final = "auth_oidc_binding"

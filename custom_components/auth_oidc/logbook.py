@@ -11,6 +11,7 @@ from .const import (
     DOMAIN,
     EVENT_LOGIN,
     EVENT_LOGIN_REFUSED,
+    EVENT_LOGOUT,
     EVENT_REVOKED,
     EVENT_ROLE_CHANGED,
     EVENT_USER_LINKED,
@@ -57,6 +58,13 @@ def describe_revoked(data: Mapping[str, Any]) -> str:
     return f"Ended {data.get('sessions')} session(s) ({data.get('reason')})"
 
 
+def describe_logout(data: Mapping[str, Any]) -> str:
+    """Describe a logout from Home Assistant by a provider's user."""
+    if data.get("provider_session_ended"):
+        return "Logged out of Home Assistant and of the provider"
+    return "Logged out of Home Assistant"
+
+
 def describe_device_approved(data: Mapping[str, Any]) -> str:
     """Describe an approved cross-device login."""
     approver = data.get("approver_network")
@@ -72,6 +80,7 @@ DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     EVENT_USER_LINKED: describe_user_linked,
     EVENT_ROLE_CHANGED: describe_role_changed,
     EVENT_REVOKED: describe_revoked,
+    EVENT_LOGOUT: describe_logout,
     DEVICE_APPROVED_EVENT: describe_device_approved,
 }
 

@@ -28,7 +28,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from yarl import URL
 
-from .const import DOMAIN, LOGGED_OUT_PATH, REVOKE_PATH
+from .audit import fire_audit_event
+from .const import DOMAIN, EVENT_LOGOUT, LOGGED_OUT_PATH, REVOKE_PATH
 from .hass_auth import Handler
 from .oidc import OIDCError
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
@@ -39,8 +40,10 @@ COOKIE_PATH: Final = "/auth/oidc"
 FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _entry_ending_sessions(hass: HomeAssistant, refresh_token: str) -> tuple[str, str] | None:
-    """Return (entry id, subject) when this refresh token's provider should end its session."""
+def _our_session(
+    hass: HomeAssistant, refresh_token: str
+) -> tuple[OIDCConfigEntry, str, str] | None:
+    """Return (entry, subject, user id) when one of our providers' logins made this token."""
     token = hass.auth.async_get_refresh_token_by_token(refresh_token)
     if token is None or token.credential is None:
         return None
@@ -51,18 +54,15 @@ def _entry_ending_sessions(hass: HomeAssistant, refresh_token: str) -> tuple[str
     if not isinstance(subject, str):
         return None
     for entry in loaded_entries(hass):
-        runtime = entry.runtime_data
-        if (
-            runtime.provider.id == credential.auth_provider_id
-            and runtime.settings.features.end_provider_session
-        ):
-            return entry.entry_id, subject
+        if entry.runtime_data.provider.id == credential.auth_provider_id:
+            return entry, subject, token.user.id
     return None
 
 
 async def revoke_interceptor(request: web.Request, original: Handler) -> web.StreamResponse:
     """Let Home Assistant revoke the token; mark the browser for a provider logout if due."""
-    logout: tuple[str, str] | None = None
+    hass = request.app[KEY_HASS]
+    session: tuple[OIDCConfigEntry, str, str] | None = None
     if request.content_type in FORM_TYPES:
         try:
             form = await request.post()  # aiohttp keeps it for Home Assistant's view
@@ -71,13 +71,24 @@ async def revoke_interceptor(request: web.Request, original: Handler) -> web.Str
         token = form.get("token")
         is_revoke = request.path == REVOKE_PATH or form.get("action") == "revoke"
         if is_revoke and isinstance(token, str) and token:
-            logout = _entry_ending_sessions(request.app[KEY_HASS], token)
+            session = _our_session(hass, token)
     response = await original(request)
-    if logout is not None:
-        store = request.app[KEY_HASS].data[DATA_DOMAIN].pending_logouts
+    if session is None:
+        return response
+    entry, subject, user_id = session
+    ends_provider_session = entry.runtime_data.settings.features.end_provider_session
+    fire_audit_event(
+        hass,
+        EVENT_LOGOUT,
+        user_id=user_id,
+        provider=entry.title,
+        remote=request.remote,
+        provider_session_ended=ends_provider_session,
+    )
+    if ends_provider_session:
         response.set_cookie(
             PENDING_LOGOUT_COOKIE,
-            store.add(*logout),
+            hass.data[DATA_DOMAIN].pending_logouts.add(entry.entry_id, subject),
             max_age=PENDING_LOGOUT_SECONDS,
             path=COOKIE_PATH,
             secure=request.secure,

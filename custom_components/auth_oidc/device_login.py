@@ -273,7 +273,7 @@ def approval_url(scheme: str, authority: str, path: str, *, force_https: bool) -
     if port is not None and port != (443 if scheme == "https" else 80):
         authority = f"{authority}:{port}"
     url = f"{scheme}://{authority}{path}"
-    # The QR code encodes the URL with "?code=XXXX-XXXX".
+    # The QR code encodes the URL with "?code=ABCD-EFGH".
     return url if len(url) + len("?code=") + CODE_LENGTH + 1 <= MAX_APPROVAL_URL else None
 
 

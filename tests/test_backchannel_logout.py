@@ -20,6 +20,7 @@ from tests.adversarial_support import (
 from tests.fake_provider import FakeProvider
 
 LOGOUT_PATH = "/auth/oidc/backchannel-logout"
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
@@ -202,3 +203,42 @@ async def test_malformed_requests_get_a_400(
     response = await harness.client.post(LOGOUT_PATH, data=data, headers=headers)
     assert response.status == 400
     assert (await response.json())["error"] == "invalid_request"
+
+
+def unsigned_jwt(payload: str) -> str:
+    return f"eyJhbGciOiJFUzI1NiJ9.{payload}.c2ln"
+
+
+@pytest.mark.parametrize(
+    ("token", "description"),
+    [
+        ("a.!!!.c", "malformed token"),
+        (unsigned_jwt("e30"), "no issuer"),  # {}
+        (unsigned_jwt("eyJpc3MiOiJodHRwczovL290aGVyLmV4YW1wbGUifQ"), "unknown issuer"),
+    ],
+    ids=["undecodable", "no issuer", "unknown issuer"],
+)
+async def test_tokens_of_no_configured_provider_are_refused(
+    harness: Harness, token: str, description: str
+) -> None:
+    status, body, _ = await post_logout(harness, token)
+    assert status == 400
+    assert body["error_description"] == description
+
+
+async def test_a_body_that_is_not_a_form_is_refused(harness: Harness) -> None:
+    response = await harness.client.post(
+        LOGOUT_PATH, data="logout_token", headers={"Content-Type": FORM}
+    )
+    assert response.status == 400
+    assert (await response.json())["error_description"] == "malformed form body"
+
+
+async def test_logout_of_an_unknown_user_ends_nothing_and_is_accepted(
+    hass: HomeAssistant, harness: Harness
+) -> None:
+    refresh = await login_session(harness, "session-one")
+    token = harness.provider.sign(logout_claims(harness.provider, sub="someone-else"))
+    status, _, _ = await post_logout(harness, token)
+    assert status == 200
+    assert alive(hass, refresh)

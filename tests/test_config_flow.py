@@ -320,6 +320,9 @@ async def test_pocket_id_flow_creates_entry_in_settings_shape(
     assert placeholders["groups_scope_found"] == FOUND
     assert placeholders["groups_claim_found"] == FOUND
     assert placeholders["callback_url"] == "https://ha.example.com/auth/oidc/callback"
+    assert placeholders["backchannel_logout_url"] == (
+        "https://ha.example.com/auth/oidc/backchannel-logout"
+    )
     assert suggested(result, "display_name") == "Pocket ID"
 
     result = await configure(

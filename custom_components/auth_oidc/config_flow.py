@@ -278,9 +278,9 @@ def callback_url(hass: HomeAssistant) -> str:
     return CALLBACK_URL_UNKNOWN
 
 
-def backchannel_logout_url(hass: HomeAssistant) -> str:
-    """Return the back-channel logout URL to register at the provider."""
-    return callback_url(hass).removesuffix(CALLBACK_PATH) + BACKCHANNEL_LOGOUT_PATH
+def backchannel_logout_url(callback: str) -> str:
+    """Return the back-channel logout URL to register, next to the callback URL `callback`."""
+    return callback.removesuffix(CALLBACK_PATH) + BACKCHANNEL_LOGOUT_PATH
 
 
 def logged_out_url(hass: HomeAssistant) -> str:
@@ -459,6 +459,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         groups_scope = preset.groups_scope or "groups"
         metadata = discovery.metadata
         suggested = user_input or {"client_id": self._client_id_hint, "display_name": preset.name}
+        callback = callback_url(self.hass)
         return self.async_show_form(
             step_id="client",
             data_schema=self.add_suggested_values_to_schema(CLIENT_SCHEMA, suggested),
@@ -472,7 +473,8 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
                 "groups_scope_found": _found(groups_scope in metadata.scopes_supported),
                 "groups_claim": preset.groups_claim,
                 "groups_claim_found": _found(preset.groups_claim in metadata.claims_supported),
-                "callback_url": callback_url(self.hass),
+                "callback_url": callback,
+                "backchannel_logout_url": backchannel_logout_url(callback),
                 "error_detail": detail,
             },
         )
@@ -770,7 +772,7 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
                 "name": entry.title,
                 "error_detail": detail,
                 "inspect_url": f"{INSPECT_PATH}?{urlencode({'grant': grant})}",
-                "backchannel_logout_url": backchannel_logout_url(self.hass),
+                "backchannel_logout_url": backchannel_logout_url(callback_url(self.hass)),
                 "end_session_endpoint": await _end_session_endpoint(self.hass, entry.entry_id),
                 "logged_out_url": logged_out_url(self.hass),
             },

@@ -1,6 +1,5 @@
 """Integration tests: audit events on Home Assistant's bus and their logbook lines."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -30,13 +29,6 @@ from tests.test_adversarial import local_user
 
 PROXY = {"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]}
 INTERNET = {"X-Forwarded-For": "203.0.113.9"}
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running() as running:
-        running.user = dict(USER)
-        yield running
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,13 +21,6 @@ from tests.fake_provider import FakeProvider
 
 LOGOUT_PATH = "/auth/oidc/backchannel-logout"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="ES256") as running:
-        running.user = dict(USER)
-        yield running
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Integration tests: the diagnostics download and system health, through Home Assistant's APIs."""
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 
 from custom_components.auth_oidc.const import DOMAIN
 from tests.adversarial_support import (
-    USER,
     VERIFIER,
     Harness,
     client_id_pages,  # noqa: F401 (autouse fixture)
@@ -22,13 +20,6 @@ from tests.adversarial_support import (
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="ES256") as running:
-        running.user = dict(USER)
-        yield running
 
 
 @pytest.fixture

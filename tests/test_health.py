@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -26,7 +26,6 @@ from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.health import UNREACHABLE_AFTER
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
 from tests.adversarial_support import (
-    USER,
     Harness,
     client_id_pages,  # noqa: F401 (autouse fixture)
     onboarded,  # noqa: F401 (autouse fixture)
@@ -35,13 +34,6 @@ from tests.adversarial_support import (
 )
 from tests.fake_provider import FakeProvider
 from tests.oidc.support import FakeClock
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="ES256") as running:
-        running.user = dict(USER)
-        yield running
 
 
 def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None:

@@ -1,10 +1,8 @@
 """Integration tests: the claim inspector reached from the options flow."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from markupsafe import escape
@@ -22,13 +20,6 @@ from tests.adversarial_support import (
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="RS256") as running:
-        running.user = dict(USER)
-        yield running
 
 
 async def ui_harness(

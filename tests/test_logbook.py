@@ -1,6 +1,5 @@
 """Integration test: the logbook (with the recorder) describes each audit event in one line."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -28,13 +27,6 @@ INTERNET = {"X-Forwarded-For": "203.0.113.9"}
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(recorder_mock: Any, enable_custom_integrations: None) -> None:
     """Start the recorder's database before Home Assistant, then allow our integration."""
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running() as running:
-        running.user = dict(USER)
-        yield running
 
 
 async def test_logbook_describes_each_event(

@@ -1,6 +1,5 @@
 """Integration tests: RP-initiated logout ends the provider session after logging out."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +13,6 @@ from custom_components.auth_oidc.logbook import describe_logout
 from custom_components.auth_oidc.sessions import IdTokenHints, PendingLogouts
 from tests.adversarial_support import (
     CLIENT_ID,
-    USER,
     Harness,
     authorize_query,
     client_id_pages,  # noqa: F401 (autouse fixture)
@@ -25,13 +23,6 @@ from tests.fake_provider import FakeProvider
 
 COOKIE = "auth_oidc_logout"
 ENDS_SESSION = {"end_provider_session": True}
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running() as running:
-        running.user = dict(USER)
-        yield running
 
 
 async def log_out(harness: Harness, refresh_token: str, *, legacy: bool = False) -> ClientResponse:

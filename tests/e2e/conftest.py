@@ -20,6 +20,8 @@ Fixtures (see their docstrings):
   hass refuses the new provider's ID tokens (``id_token_kid``) for up to a minute after its
   last key fetch; keep one provider per module (``test_sso_login.py``) or use ``fresh=True``.
 * ``e2e_ports(name) -> int``: a free loopback port per name, stable for the package.
+* ``provider``: one RS256 test provider per test module (started once, its own port), for modules
+  whose tests share a hass instance and so must share the provider's signing key.
 * ``browser`` (package), ``browser_context`` and ``page`` (per test, fresh cookies and
   storage), ``screenshot(name) -> Path``. On failure the page is saved to
   ``.artifacts/e2e/<test name>.png`` and the hass/provider log tails and the browser
@@ -478,3 +480,32 @@ def screenshot(request: pytest.FixtureRequest, page: Page) -> Callable[[str], Pa
         return path
 
     return save
+
+
+@pytest.fixture(scope="module")
+def _module_provider(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    e2e_ports: PortRegistry,
+) -> Generator[ProviderProcess]:
+    """Run one RS256 test provider for a whole test module (one signing key, its own port)."""
+    enable_loopback_sockets()
+    check_installed()
+    name = f"{request.module.__name__.rsplit('.', 1)[-1]}-provider"
+    provider = ProviderProcess(
+        tmp_path_factory.mktemp(name),
+        hass_url=f"http://{LOOPBACK}:{e2e_ports('hass')}",
+        port=e2e_ports(name),
+    )
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def provider(request: pytest.FixtureRequest, _module_provider: ProviderProcess) -> ProviderProcess:
+    """Return the module's provider (its log tail is added to failure reports)."""
+    request.node.stash.setdefault(USED_PROVIDERS, []).append(_module_provider)
+    return _module_provider

@@ -23,13 +23,10 @@ from . import ha_pages
 from .conftest import (
     BROWSER_LOG,
     DEFAULT_TIMEOUT_MS,
-    USED_PROVIDERS,
     HassFactory,
-    PortRegistry,
-    enable_loopback_sockets,
 )
 from .hass_process import HassInstance
-from .provider_process import ProviderProcess, check_installed
+from .provider_process import ProviderProcess
 from .support import ARTIFACTS_DIR, LOOPBACK
 
 pytestmark = pytest.mark.e2e
@@ -60,32 +57,6 @@ type ContextFactory = Callable[..., BrowserContext]
 
 
 # --------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def _module_provider(
-    tmp_path_factory: pytest.TempPathFactory, e2e_ports: PortRegistry
-) -> Generator[ProviderProcess]:
-    """Run one RS256 test provider for the whole module (one signing key)."""
-    enable_loopback_sockets()
-    check_installed()
-    provider = ProviderProcess(
-        tmp_path_factory.mktemp("device-provider"),
-        hass_url=f"http://{LOOPBACK}:{e2e_ports('hass')}",
-        port=e2e_ports("device-provider"),
-    )
-    provider.start()
-    try:
-        yield provider
-    finally:
-        provider.stop()
-
-
-@pytest.fixture
-def provider(request: pytest.FixtureRequest, _module_provider: ProviderProcess) -> ProviderProcess:
-    """Return the module's provider (its log tail is added to failure reports)."""
-    request.node.stash.setdefault(USED_PROVIDERS, []).append(_module_provider)
-    return _module_provider
 
 
 @pytest.fixture

@@ -7,49 +7,21 @@ cookie outlives Home Assistant's logout unless ``features.end_provider_session``
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, Request, expect
 
 from . import ha_pages
-from .conftest import USED_PROVIDERS, HassFactory, PortRegistry, enable_loopback_sockets
+from .conftest import HassFactory
 from .hass_process import HassInstance
-from .provider_process import PUBLIC_CLIENT_ID, ProviderProcess, check_installed
-from .support import LOOPBACK
+from .provider_process import PUBLIC_CLIENT_ID, ProviderProcess
 
 pytestmark = pytest.mark.e2e
 
 DISPLAY_NAME = ha_pages.SSO_DISPLAY_NAME
 CALLBACK_URL = re.compile(r"/auth/oidc/callback\?")
 END_PROVIDER_SESSION_YAML = "  features:\n    end_provider_session: true\n"
-
-
-@pytest.fixture(scope="module")
-def _module_provider(
-    tmp_path_factory: pytest.TempPathFactory, e2e_ports: PortRegistry
-) -> Generator[ProviderProcess]:
-    """Run one test provider for the whole module (one signing key)."""
-    enable_loopback_sockets()
-    check_installed()
-    provider = ProviderProcess(
-        tmp_path_factory.mktemp("logout-provider"),
-        hass_url=f"http://{LOOPBACK}:{e2e_ports('hass')}",
-        port=e2e_ports("logout-provider"),
-    )
-    provider.start()
-    try:
-        yield provider
-    finally:
-        provider.stop()
-
-
-@pytest.fixture
-def provider(request: pytest.FixtureRequest, _module_provider: ProviderProcess) -> ProviderProcess:
-    """Return the module's provider (its log tail is added to failure reports)."""
-    request.node.stash.setdefault(USED_PROVIDERS, []).append(_module_provider)
-    return _module_provider
 
 
 def sso_login_as_alice(page: Page, hass: HassInstance) -> None:

@@ -1176,7 +1176,7 @@ async def test_home_assistant_cloud_counts_as_remote(
 ) -> None:
     await set_up(hass, provider)
     client = await hass_client_no_auth()
-    with patch("custom_components.auth_oidc.views.is_cloud_connection", return_value=True):
+    with patch("custom_components.auth_oidc.browser_views.is_cloud_connection", return_value=True):
         response = await client.get("/auth/oidc/welcome", params=app_query())
     assert 'id="device-code"' not in await response.text()
     assert len(hass.data[DATA_DOMAIN].device_logins) == 0

@@ -276,8 +276,8 @@ STATIC_PATHS = st.one_of(
     st.sampled_from(
         [
             "login.css",
-            "../views.py",
-            "..%2fviews.py",
+            "../browser_views.py",
+            "..%2fbrowser_views.py",
             "%2e%2e/%2e%2e/const.py",
             "..%5c..%5cconst.py",
             "./login.css",
@@ -299,7 +299,7 @@ ENDPOINTS: dict[str, st.SearchStrategy[FuzzRequest]] = {
     "redirect": fuzz_request(st.just("/auth/oidc/redirect"), "POST"),
     "callback": fuzz_request(st.just("/auth/oidc/callback"), "GET"),
     "static": fuzz_request(STATIC_PATHS, "GET"),
-    # Cross-device login (views.py module docstring).
+    # Cross-device login (device_views.py module docstring).
     "device": fuzz_request(st.just("/auth/oidc/device"), "POST"),
     "device-confirm": fuzz_request(st.just("/auth/oidc/device/confirm"), "POST"),
     "device-wait": fuzz_request(st.just("/auth/oidc/device/wait"), "GET"),

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from custom_components.auth_oidc.browser_views import DEVICE_REFUSAL_STATUS
 from custom_components.auth_oidc.pages import choose_language
-from custom_components.auth_oidc.views import DEVICE_REFUSAL_STATUS
 
 PACKAGE = Path(__file__).parents[1] / "custom_components" / "auth_oidc"
 
@@ -55,7 +55,8 @@ def test_english_translation_matches_strings_json() -> None:
 
 def test_every_error_reason_the_views_raise_is_translated() -> None:
     source = "\n".join(
-        (PACKAGE / name).read_text(encoding="utf-8") for name in ("views.py", "device_views.py")
+        (PACKAGE / name).read_text(encoding="utf-8")
+        for name in ("login_page.py", "hand_off.py", "browser_views.py", "device_views.py")
     )
     reasons = set(re.findall(r'LoginPageError\(\s*"([a-z_]+)"', source))
     reasons |= set(re.findall(r'reason = \(?\s*"([a-z_]+)"', source))

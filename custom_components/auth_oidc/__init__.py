@@ -16,6 +16,14 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.ssl import create_client_context
 
+from .browser_views import (
+    CallbackView,
+    InspectView,
+    StartView,
+    WelcomeView,
+    authorize_interceptor,
+    providers_interceptor,
+)
 from .const import AUTHORIZE_PATH, DOMAIN, PROVIDERS_PATH, REVOKE_PATH, TOKEN_ENDPOINT_PATH
 from .device_views import (
     DeviceApproveView,
@@ -39,14 +47,6 @@ from .provider import OIDCAuthProvider
 from .provider_logout import LoggedOutView, revoke_interceptor
 from .runtime import DATA_DOMAIN, DomainData, OIDCConfigEntry, OIDCRuntime
 from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
-from .views import (
-    CallbackView,
-    InspectView,
-    StartView,
-    WelcomeView,
-    authorize_interceptor,
-    providers_interceptor,
-)
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,4 +1,25 @@
-"""HTTP endpoints of the cross-device login (listed in the views.py module docstring)."""
+"""Serve the cross-device login's approval, confirmation and waiting-page endpoints.
+
+The waiting page itself starts at GET /auth/oidc/welcome (browser_views.py).
+
+GET  /auth/oidc/device    The approval page, in any browser: enter or confirm the code
+                          (`?code=` prefills it, never submits it).
+POST /auth/oidc/device    Claim the code for this browser (wrong codes are limited per network
+                          and counted for Home Assistant's IP ban) and log in at the provider.
+GET  /auth/oidc/device/confirm   After that login: show the waiting device, when it asked and
+                          from which network, and ask to approve or deny.
+POST /auth/oidc/device/confirm   Approve (explicitly confirmed) or deny; nothing is issued here.
+GET  /auth/oidc/device/events    The waiting page's status: server-sent events
+                          (text/event-stream) or, for polling, JSON. Only with its cookie.
+GET  /auth/oidc/device/qr        The waiting page's QR code (SVG), rendered once per login. Only
+                          with its cookie.
+GET  /auth/oidc/device/wait      The waiting page itself: no-script fallback (meta refresh) and,
+                          once approved, the hand-off of the authorization code to the client,
+                          through the same checks as a browser login (hand_off.py). Only with
+                          its cookie.
+
+Every failure renders a translated page (4xx, login_page.py), never a stack trace.
+"""
 
 import asyncio
 import logging
@@ -14,6 +35,7 @@ from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util import dt as dt_util
 from multidict import MultiMapping
 
+from .browser_views import render_welcome, start_login
 from .const import (
     DEVICE_APPROVED_EVENT,
     DEVICE_APPROVER_COOKIE,
@@ -34,25 +56,23 @@ from .device_login import (
     format_code,
     normalize_code,
 )
+from .hand_off import hand_off
 from .hass_auth import count_failed_login
+from .login_page import (
+    LoginPageError,
+    device_cookie_name,
+    error_page,
+    parse_client_request,
+    read_form,
+    set_device_cookie,
+)
 from .login_state import ClientRequest, DeviceApproval, source_key
 from .pages import SECURITY_HEADERS, Translator, qr_svg
 from .runtime import DATA_DOMAIN, loaded_entries, loaded_entry
-from .views import (
-    LoginPageError,
-    _error_page,
-    _hand_off,
-    device_cookie_name,
-    parse_client_request,
-    read_form,
-    render_welcome,
-    set_device_cookie,
-    start_login,
-)
 
 _LOGGER = logging.getLogger(__name__)
 
-# Errors on the approving side lead back to the code form (see views._error_page).
+# Errors on the approving side lead back to the code form (see login_page.error_page).
 APPROVER = DeviceApproval(login_id="")
 # Server-sent events: how often the store is checked, how long one stream lasts before the
 # browser reconnects, a comment line now and then so that proxies keep the stream open.
@@ -151,11 +171,11 @@ class DeviceApproveView(HomeAssistantView):
         try:
             form = await read_form(request)
         except LoginPageError as err:
-            return _error_page(request, err, APPROVER)
+            return error_page(request, err, APPROVER)
         text = form.get("code", "")
         entry = loaded_entry(hass, form.get("entry_id", ""))
         if entry is None:
-            return _error_page(
+            return error_page(
                 request, LoginPageError("invalid_request", detail="unknown provider"), APPROVER
             )
         source = source_key(request.remote)
@@ -172,7 +192,7 @@ class DeviceApproveView(HomeAssistantView):
         try:
             response = await start_login(request, entry, DeviceApproval(login.login_id))
         except LoginPageError as err:
-            return _error_page(request, err, APPROVER)
+            return error_page(request, err, APPROVER)
         if cookie_value is not None:
             set_device_cookie(request, response, DEVICE_APPROVER_COOKIE, login, cookie_value)
         return response
@@ -185,7 +205,7 @@ class DeviceApproveView(HomeAssistantView):
         hass = request.app[KEY_HASS]
         entries = loaded_entries(hass)
         if not entries:
-            return _error_page(
+            return error_page(
                 request,
                 LoginPageError("provider_unavailable", status=HTTPStatus.SERVICE_UNAVAILABLE),
                 APPROVER,
@@ -221,7 +241,7 @@ class DeviceConfirmView(HomeAssistantView):
         """Show the waiting device's details, or the decision already taken."""
         login = _approver_login(request, _login_id(request.query))
         if login is None:
-            return _error_page(
+            return error_page(
                 request, LoginPageError("login_expired", detail="device login expired"), APPROVER
             )
         if login.status in (DeviceStatus.APPROVED, DeviceStatus.DENIED):
@@ -233,10 +253,10 @@ class DeviceConfirmView(HomeAssistantView):
         try:
             form = await read_form(request)
         except LoginPageError as err:
-            return _error_page(request, err, APPROVER)
+            return error_page(request, err, APPROVER)
         login = _approver_login(request, _login_id(form))
         if login is None or login.status is not DeviceStatus.VERIFIED:
-            return _error_page(
+            return error_page(
                 request, LoginPageError("login_expired", detail="device login expired"), APPROVER
             )
         decision = form.get("decision")
@@ -248,7 +268,7 @@ class DeviceConfirmView(HomeAssistantView):
         if decision not in ("approve", "deny") or not _store(request).decide(
             login, form.get("token", ""), approve=approve
         ):
-            return _error_page(
+            return error_page(
                 request, LoginPageError("invalid_request", detail="confirmation"), APPROVER
             )
         _LOGGER.info(
@@ -268,7 +288,7 @@ class DeviceConfirmView(HomeAssistantView):
         """Render the confirmation page of a verified login."""
         hass = request.app[KEY_HASS]
         if login.status is not DeviceStatus.VERIFIED or login.identity is None:
-            return _error_page(
+            return error_page(
                 request, LoginPageError("login_expired", detail="not logged in"), APPROVER
             )
         t = hass.data[DATA_DOMAIN].pages.translator(hass, request)
@@ -321,7 +341,7 @@ class DeviceWaitView(HomeAssistantView):
         login = _waiting_login(request)
         if login is None:
             # Unknown, expired, or another browser: nothing about the login is revealed.
-            return _error_page(
+            return error_page(
                 request,
                 LoginPageError("login_expired", detail="device login expired"),
                 await self._retry_client(request),
@@ -330,7 +350,7 @@ class DeviceWaitView(HomeAssistantView):
             # Single use: whatever happens next, this login is over.
             _store(request).finish(login)
             if login.status is DeviceStatus.DENIED:
-                return _error_page(
+                return error_page(
                     request,
                     LoginPageError("device_denied", status=HTTPStatus.FORBIDDEN),
                     login.client,
@@ -338,7 +358,7 @@ class DeviceWaitView(HomeAssistantView):
             return await self._hand_off(request, login)
         entries = loaded_entries(hass)
         if not entries:
-            return _error_page(
+            return error_page(
                 request,
                 LoginPageError("provider_unavailable", status=HTTPStatus.SERVICE_UNAVAILABLE),
                 login.client,
@@ -350,16 +370,16 @@ class DeviceWaitView(HomeAssistantView):
         """Issue the authorization code to this (waiting) page's client, after HA's checks."""
         entry = loaded_entry(request.app[KEY_HASS], login.entry_id or "")
         if entry is None or login.identity is None:
-            return _error_page(
+            return error_page(
                 request,
                 LoginPageError("provider_unavailable", detail="provider unloaded"),
                 login.client,
             )
         try:
             # The same hand-off as a browser login, with this request: its IP, its client.
-            return await _hand_off(request, entry, login.client, login.identity)
+            return await hand_off(request, entry, login.client, login.identity)
         except LoginPageError as err:
-            return _error_page(request, err, login.client)
+            return error_page(request, err, login.client)
 
     @staticmethod
     async def _retry_client(request: web.Request) -> ClientRequest | None:

@@ -1,4 +1,4 @@
-"""HTTP endpoints of the single sign-on login.
+"""Serve the browser's single sign-on: interception, welcome page, start, callback, test login.
 
 GET  /auth/authorize      Home Assistant's login page. Intercepted: a browser is sent to the
                           welcome page with the same query, unless it asked for the other login
@@ -10,38 +10,28 @@ GET  /auth/providers      Home Assistant's provider list. Intercepted: our provi
 GET  /auth/oidc/welcome   Validate the client's authorize request like Home Assistant does and
                           show "Log in with <provider>" buttons and "Use another login method".
                           Skipped straight to the provider with `features.default_redirect`, or
-                          when ours is the only login method.
+                          when ours is the only login method. Right after a logout with
+                          `features.end_provider_session`, redirect to the provider's
+                          end_session_endpoint instead (provider_logout.py).
+                          For a companion app, or with `device_login=true` (linked from the
+                          welcome page of every client), also start a cross-device login: show a
+                          short code, the approval URL and a QR code of it, and bind the page to
+                          a secret cookie. This page alone loads static/device.js. Only where
+                          `features.device_login` allows the device to wait (default: local
+                          network), and a few per address and network at a time. The rest of the
+                          cross-device login is served by device_views.py.
 POST /auth/oidc/redirect  Start a login: keep a pending record (state, nonce, PKCE verifier,
                           client request, browser binding) and redirect to the provider.
+GET  /auth/oidc/inspect   An administrator's test login from the options flow's one-time link
+                          (`?grant=`): start a login whose callback shows the claims and creates
+                          nothing (inspection.py).
 GET  /auth/oidc/callback  Finish a login: consume the pending record once, verify the response,
                           tokens and identity, then hand a Home Assistant authorization code to
-                          the client's redirect_uri, after Home Assistant's own checks. For a
-                          cross-device approval, record who logged in and go to the confirmation.
+                          the client's redirect_uri, after Home Assistant's own checks
+                          (hand_off.py). For a cross-device approval, record who logged in and go
+                          to the confirmation.
 
-Cross-device login (companion apps, passkey-only providers; device_views.py, device_login.py):
-
-GET  /auth/oidc/welcome   For a companion app, or with `device_login=true` (linked from the welcome
-                          page of every client), also start a cross-device login: show a short
-                          code, the approval URL and a QR code of it, and bind the page to a
-                          secret cookie. This page alone loads static/device.js. Only where
-                          `features.device_login` allows the device to wait (default: local
-                          network), and a few per address and network at a time.
-GET  /auth/oidc/device    The approval page, in any browser: enter or confirm the code
-                          (`?code=` prefills it, never submits it).
-POST /auth/oidc/device    Claim the code for this browser (wrong codes are limited per network
-                          and counted for Home Assistant's IP ban) and log in at the provider.
-GET  /auth/oidc/device/confirm   After that login: show the waiting device, when it asked and
-                          from which network, and ask to approve or deny.
-POST /auth/oidc/device/confirm   Approve (explicitly confirmed) or deny; nothing is issued here.
-GET  /auth/oidc/device/events    The waiting page's status: server-sent events
-                          (text/event-stream) or, for polling, JSON. Only with its cookie.
-GET  /auth/oidc/device/qr        The waiting page's QR code (SVG), rendered once per login. Only
-                          with its cookie.
-GET  /auth/oidc/device/wait      The waiting page itself: no-script fallback (meta refresh) and,
-                          once approved, the hand-off of the authorization code to the client,
-                          through the same checks as a browser login. Only with its cookie.
-
-Every failure renders a translated page (4xx), never a stack trace.
+Every failure renders a translated page (4xx, login_page.py), never a stack trace.
 """
 
 import hashlib
@@ -50,27 +40,20 @@ import logging
 import math
 from dataclasses import replace
 from http import HTTPStatus
-from ipaddress import ip_address
-from typing import Any, cast
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.hdrs import USER_AGENT
-from homeassistant.auth.models import AuthFlowContext, Credentials
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
-from homeassistant.helpers.network import is_cloud_connection, is_hass_url
-from homeassistant.util.network import is_local
-from multidict import MultiDict, MultiMapping
+from homeassistant.helpers.network import is_cloud_connection
+from multidict import MultiDict
 from yarl import URL
 
 from .audit import fire_audit_event
 from .const import (
-    AUTHORIZE_PATH,
     BINDING_COOKIE,
     CALLBACK_PATH,
-    CONTEXT_IDENTITY,
     DEVICE_APPROVER_COOKIE,
     DEVICE_CONFIRM_PATH,
     DEVICE_EVENTS_PATH,
@@ -80,28 +63,35 @@ from .const import (
     DEVICE_WAIT_PATH,
     DEVICE_WAITING_COOKIE,
     DOMAIN,
-    EVENT_LOGIN,
     EVENT_LOGIN_REFUSED,
     INSPECT_PATH,
     SKIP_REDIRECT_PARAM,
     START_PATH,
     WELCOME_PATH,
 )
-from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin, approval_url
-from .hass_auth import (
-    Handler,
-    count_failed_login,
-    count_successful_login,
-    store_auth_code,
-    trusted_network_applies,
-    user_not_allowed_reason,
-    user_onboarded,
-    verify_client_id,
-    verify_redirect_uri,
-)
+from .device_login import DeviceLogin, approval_url
+from .hand_off import hand_off
+from .hass_auth import Handler, count_failed_login, trusted_network_applies, user_onboarded
 from .health import is_outage
 from .identity import Identity, groups_claim_problem, identity_from_claims
 from .inspection import inspect_login
+from .login_page import (
+    LoginPageError,
+    alternative_login_url,
+    client_query,
+    device_cookie_name,
+    device_query,
+    error_page,
+    forces_https,
+    is_companion_app,
+    is_frontend_client,
+    is_local_request,
+    parse_client_request,
+    read_form,
+    redirect,
+    required_param,
+    set_device_cookie,
+)
 from .login_state import (
     ClaimInspection,
     ClientRequest,
@@ -111,18 +101,20 @@ from .login_state import (
     new_browser_binding,
 )
 from .oidc import OIDCError
-from .provider import async_apply_identity
 from .provider_logout import forget_pending_logout, provider_logout_location
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
 from .settings import DeviceLoginMode
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_PARAM_LENGTH = 2048
-MAX_FORM_BYTES = 16 * 1024
+
 PENDING_COOKIE_MAX_AGE = 600
+
+
 # Without script, the waiting page reloads itself this often.
 DEVICE_REFRESH_SECONDS = 5
+
+
 # Why a device may not wait here → the status of an explicit `device_login=true` request.
 DEVICE_REFUSAL_STATUS = {
     "device_off": HTTPStatus.FORBIDDEN,
@@ -130,6 +122,7 @@ DEVICE_REFUSAL_STATUS = {
     "device_bad_host": HTTPStatus.BAD_REQUEST,
     "device_busy": HTTPStatus.TOO_MANY_REQUESTS,
 }
+
 
 # Errors the user can do something about; everything else is "verification failed".
 PROVIDER_UNAVAILABLE_CODES = frozenset(
@@ -144,191 +137,6 @@ PROVIDER_UNAVAILABLE_CODES = frozenset(
         "response_too_large",
     }
 )
-
-
-class LoginPageError(Exception):
-    """A login failure to show to the user as a translated page."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        detail: str = "",
-        status: HTTPStatus = HTTPStatus.BAD_REQUEST,
-        counted: bool = True,
-        account: str | None = None,
-        user_id: str | None = None,
-    ) -> None:
-        """Describe the failure by a translation key, a technical detail and who, when known."""
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
-        self.status = status
-        # Whether a refused callback counts as a failed login for Home Assistant's IP ban.
-        self.counted = counted
-        self.account = account
-        self.user_id = user_id
-
-
-def _optional(params: MultiMapping[str], name: str) -> str | None:
-    """Return a parameter given at most once and of bounded length; empty counts as absent."""
-    values = params.getall(name, [])
-    if len(values) > 1 or any(len(value) > MAX_PARAM_LENGTH for value in values):
-        # RFC 6749 §3.1: request parameters must not be included more than once.
-        raise LoginPageError("invalid_request", detail=f"malformed parameter {name}")
-    return values[0] if values and values[0] else None
-
-
-def _required(params: MultiMapping[str], name: str) -> str:
-    """Return a parameter that must be given exactly once."""
-    if (value := _optional(params, name)) is None:
-        raise LoginPageError("invalid_request", detail=f"missing parameter {name}")
-    return value
-
-
-def _origin(url: URL) -> tuple[str, str | None, int | None]:
-    """Return a URL's origin (scheme, host, port with the default filled in)."""
-    return (url.scheme, url.host, url.port)
-
-
-def _is_frontend_client(request: web.Request, client: ClientRequest) -> bool:
-    """Tell whether the client is this Home Assistant's own web frontend, by its origin."""
-    hass = request.app[KEY_HASS]
-    try:
-        client_url, redirect = URL(client.client_id), URL(client.redirect_uri)
-    except ValueError:
-        return False
-    if client_url.path != "/" or _origin(client_url) != _origin(redirect):
-        return False
-    if "auth_callback=1" not in redirect.raw_query_string.split("&"):
-        return False
-    # The shape alone proves nothing (anyone can host "/?auth_callback=1"): the client must
-    # be this Home Assistant's origin as the browser reached it (after Home Assistant's
-    # forwarded middleware), or one of its configured URLs (internal, external, cloud).
-    own = {_origin(request.url), _origin(public_origin(request, loaded_entries(hass)))}
-    return _origin(client_url) in own or is_hass_url(hass, client.client_id)
-
-
-async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -> ClientRequest:
-    """Validate a client's authorize request exactly as Home Assistant's login would."""
-    if _optional(params, "response_type") not in (None, "code"):
-        # RFC 6749 §4.1.1: only the authorization code grant.
-        raise LoginPageError("invalid_request", detail="unsupported response_type")
-    client_id = _required(params, "client_id")
-    redirect_uri = _required(params, "redirect_uri")
-    state = _optional(params, "state")
-    code_challenge = _optional(params, "code_challenge")
-    code_challenge_method = _optional(params, "code_challenge_method")
-    if code_challenge_method is not None and code_challenge is None:
-        raise LoginPageError("invalid_request", detail="code_challenge missing")
-    if code_challenge is not None and code_challenge_method != "S256":
-        # RFC 7636 §4.3 / RFC 9700 §2.1.1: S256 only, no "plain".
-        raise LoginPageError("invalid_request", detail="code_challenge_method must be S256")
-    if not verify_client_id(client_id):
-        raise LoginPageError("invalid_request", detail="invalid client_id")
-    # RFC 6749 §10.6 / RFC 9700 §4.1: never redirect to an unverified URI (no open redirect).
-    if not await verify_redirect_uri(
-        hass,
-        client_id,
-        redirect_uri,
-        allow_loopback_port_change=code_challenge is not None,
-    ):
-        raise LoginPageError("invalid_redirect_uri", detail="redirect_uri not allowed")
-    store_token = _optional(params, "store_token") == "true"
-    return ClientRequest(
-        client_id=client_id,
-        redirect_uri=redirect_uri,
-        state=state,
-        code_challenge=code_challenge,
-        code_challenge_method=code_challenge_method,
-        # Honoured only for Home Assistant's own frontend (see _hand_off).
-        store_token=store_token,
-    )
-
-
-def _client_query(client: ClientRequest) -> dict[str, str]:
-    """Return the authorize query that reproduces the client's request."""
-    query = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": client.redirect_uri,
-    }
-    for name, value in (
-        ("state", client.state),
-        ("code_challenge", client.code_challenge),
-        ("code_challenge_method", client.code_challenge_method),
-    ):
-        if value is not None:
-            query[name] = value
-    return query
-
-
-def alternative_login_url(client: ClientRequest | None) -> str:
-    """Return Home Assistant's own login page for the client, without our redirect."""
-    query = _client_query(client) if client else {}
-    return f"{AUTHORIZE_PATH}?{urlencode({**query, SKIP_REDIRECT_PARAM: 'true'})}"
-
-
-def is_companion_app(client: ClientRequest) -> bool:
-    """Tell whether the request comes from a Home Assistant companion app (iOS, Android)."""
-    return client.client_id in COMPANION_APP_CLIENTS
-
-
-def _device_query(client: ClientRequest) -> dict[str, str]:
-    """Return the client's authorize query that asks the welcome page for a device code."""
-    query = _client_query(client)
-    if not is_companion_app(client):
-        query[DEVICE_LOGIN_PARAM] = "true"
-    return query
-
-
-def device_cookie_name(prefix: str, login_id: str) -> str:
-    """Return the name of a cookie that binds a browser to one cross-device login."""
-    return f"{prefix}_{hashlib.sha256(login_id.encode()).hexdigest()[:16]}"
-
-
-def set_device_cookie(
-    request: web.Request,
-    response: web.StreamResponse,
-    prefix: str,
-    login: DeviceLogin,
-    value: str,
-) -> None:
-    """Bind the browser to a cross-device login by a random HttpOnly cookie."""
-    waiting = prefix == DEVICE_WAITING_COOKIE
-    response.set_cookie(
-        device_cookie_name(prefix, login.login_id),
-        value,
-        max_age=int(DEVICE_LOGIN_TTL),
-        # The approver's cookie must also reach our callback, after the provider.
-        path=DEVICE_PATH if waiting else "/auth/oidc",
-        httponly=True,
-        # Strict: the waiting page's own requests are same-site. Lax: the approving browser
-        # comes back from the provider by a cross-site top-level GET (RFC 6265bis §8.8).
-        samesite="Strict" if waiting else "Lax",
-        secure=request.scheme == "https" or _forces_https(loaded_entries(request.app[KEY_HASS])),
-    )
-
-
-def public_origin(request: web.Request, entries: list[OIDCConfigEntry]) -> URL:
-    """Return this Home Assistant's origin as the browser reaches it (proxy-aware)."""
-    url = request.url.with_path("/").with_query(None).with_fragment(None)
-    if _forces_https(entries):
-        url = url.with_scheme("https").with_port(None if url.port in (80, 443) else url.port)
-    return url
-
-
-def _forces_https(entries: list[OIDCConfigEntry]) -> bool:
-    """Tell whether a provider says browsers reach Home Assistant by https (force_https)."""
-    return any(entry.runtime_data.settings.features.force_https for entry in entries)
-
-
-def _is_local_request(request: web.Request) -> bool:
-    """Tell whether the request comes from a local network (Home Assistant's definition)."""
-    try:
-        return is_local(ip_address(request.remote or ""))
-    except ValueError:
-        return False
 
 
 def device_login_mode(entries: list[OIDCConfigEntry]) -> DeviceLoginMode:
@@ -348,7 +156,7 @@ def waiting_device_refusal(request: web.Request, entries: list[OIDCConfigEntry])
     if mode is DeviceLoginMode.OFF:
         return "device_off"
     if mode is DeviceLoginMode.LOCAL and (
-        is_cloud_connection(request.app[KEY_HASS]) or not _is_local_request(request)
+        is_cloud_connection(request.app[KEY_HASS]) or not is_local_request(request)
     ):
         return "device_not_local"
     return None
@@ -364,7 +172,7 @@ def _skips_welcome(
     if len(entries) != 1 or device_mode:
         # Companion apps always see the welcome page: it offers the cross-device login.
         return False
-    if not _is_frontend_client(request, client):
+    if not is_frontend_client(request, client):
         # Another application asks for access: the user must see which one (consent).
         return False
     if entries[0].runtime_data.settings.features.default_redirect:
@@ -386,7 +194,7 @@ async def authorize_interceptor(request: web.Request, original: Handler) -> web.
         # copy from before SSO was set up: make them ask again every time.
         response.headers["Cache-Control"] = "no-cache"
         return response
-    return _redirect(str(URL(WELCOME_PATH).with_query(request.query)))
+    return redirect(str(URL(WELCOME_PATH).with_query(request.query)))
 
 
 async def providers_interceptor(request: web.Request, original: Handler) -> web.StreamResponse:
@@ -413,18 +221,6 @@ def _callback_url(request: web.Request, entry: OIDCConfigEntry) -> str:
     if entry.runtime_data.settings.features.force_https:
         url = url.with_scheme("https").with_port(None if url.port in (80, 443) else url.port)
     return str(url)
-
-
-def _redirect(location: str) -> web.Response:
-    """Return a 302 redirect that is never cached and leaks no referrer."""
-    return web.Response(
-        status=HTTPStatus.FOUND,
-        headers={
-            "Location": location,
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
 
 
 def _binding_cookie_name(state: str) -> str:
@@ -465,7 +261,7 @@ async def start_login(
         ),
         address=request.remote or "",
     )
-    response = _redirect(authorization.url)
+    response = redirect(authorization.url)
     response.set_cookie(
         _binding_cookie_name(authorization.state),
         cookie_value,
@@ -477,34 +273,6 @@ async def start_login(
         secure=callback_url.startswith("https://"),
     )
     return response
-
-
-def _error_page(
-    request: web.Request,
-    error: LoginPageError,
-    client: ClientRequest | DeviceApproval | ClaimInspection | None = None,
-) -> web.Response:
-    """Render a translated error page with a way back to a working login."""
-    hass = request.app[KEY_HASS]
-    if isinstance(client, DeviceApproval):
-        # The approving browser has no client of its own: back to the code form.
-        retry_url, alternative_url = DEVICE_PATH, None
-    elif isinstance(client, ClaimInspection):
-        # An administrator's test login: back to Home Assistant, where the options are.
-        retry_url, alternative_url = "/", None
-    else:
-        retry_url = f"{WELCOME_PATH}?{urlencode(_client_query(client))}" if client else "/"
-        alternative_url = alternative_login_url(client)
-    return hass.data[DATA_DOMAIN].pages.render(
-        hass,
-        request,
-        "error.html",
-        status=error.status,
-        reason=error.reason,
-        detail=error.detail,
-        retry_url=retry_url,
-        alternative_url=alternative_url,
-    )
 
 
 async def _provider_choices(entries: list[OIDCConfigEntry]) -> list[dict[str, Any]]:
@@ -536,7 +304,7 @@ def _device_section(
     hass = request.app[KEY_HASS]
     login_query = {"login": login.login_id}
     # The client's request rides along only to offer a new code once this one has expired.
-    wait_query = {**login_query, **_device_query(login.client)}
+    wait_query = {**login_query, **device_query(login.client)}
     return {
         "code": login.display_code,
         "approve_url": login.approval_url,
@@ -562,7 +330,7 @@ async def render_welcome(
     """Render the welcome page, with the cross-device login when there is one."""
     hass = request.app[KEY_HASS]
     busy_for = hass.data[DATA_DOMAIN].device_logins.creation_blocked_for(request.remote)
-    frontend = _is_frontend_client(request, client)
+    frontend = is_frontend_client(request, client)
     third_party = not frontend and not is_companion_app(client)
     return hass.data[DATA_DOMAIN].pages.render(
         hass,
@@ -571,9 +339,9 @@ async def render_welcome(
         status=status,
         allow_script=login is not None,
         providers=await _provider_choices(entries),
-        client_fields=_client_query(client),
+        client_fields=client_query(client),
         offer_store_token=frontend,
-        store_token_checked=_is_local_request(request),
+        store_token_checked=is_local_request(request),
         third_party_client=client.client_id if third_party else None,
         third_party_host=URL(client.client_id).host if third_party else None,
         start_url=START_PATH,
@@ -585,7 +353,7 @@ async def render_welcome(
         device_link=(
             None
             if waiting_device_refusal(request, entries)
-            else f"{WELCOME_PATH}?{urlencode(_device_query(client))}"
+            else f"{WELCOME_PATH}?{urlencode(device_query(client))}"
         ),
     )
 
@@ -602,13 +370,13 @@ class WelcomeView(HomeAssistantView):
         hass = request.app[KEY_HASS]
         if (end_session := await provider_logout_location(request)) is not None:
             # RP-Initiated Logout 1.0 §2: end the provider session of the logout just done.
-            response = _redirect(end_session)
+            response = redirect(end_session)
             forget_pending_logout(response)
             return response
         try:
             client = await parse_client_request(hass, request.query)
         except LoginPageError as err:
-            return _error_page(request, err)
+            return error_page(request, err)
         entries = loaded_entries(hass)
         if not entries:
             raise web.HTTPFound(alternative_login_url(client))
@@ -620,9 +388,9 @@ class WelcomeView(HomeAssistantView):
                 pass  # Show the welcome page, which explains the problem.
         if not device_mode:
             return await render_welcome(request, client, entries)
-        if _is_frontend_client(request, client):
+        if is_frontend_client(request, client):
             # No "Keep me logged in" box on this path: its default applies (local network).
-            client = replace(client, store_token=_is_local_request(request))
+            client = replace(client, store_token=is_local_request(request))
         return await _start_device_login(request, client, entries)
 
 
@@ -632,9 +400,7 @@ async def _start_device_login(
     """Show the waiting page of a new cross-device login, or the welcome page saying why not."""
     refusal = waiting_device_refusal(request, entries)
     # The Host header names the approval URL and its QR code: only a valid, short one.
-    url = approval_url(
-        request.scheme, request.host, DEVICE_PATH, force_https=_forces_https(entries)
-    )
+    url = approval_url(request.scheme, request.host, DEVICE_PATH, force_https=forces_https(entries))
     if refusal is None and url is None:
         refusal = "device_bad_host"
     created = None
@@ -659,46 +425,6 @@ async def _start_device_login(
     return response
 
 
-def _is_cross_origin(request: web.Request) -> bool:
-    """Tell whether a browser says the request comes from another origin (Fetch Metadata)."""
-    if (fetch_site := request.headers.get("Sec-Fetch-Site")) is not None:
-        # "same-site" includes sibling subdomains (another app on the same domain): refused.
-        # "none" is a navigation the user started (no page sent it).
-        return fetch_site not in ("same-origin", "none")
-    # Browsers without Fetch Metadata: compare the Origin's host and port with ours. The
-    # scheme is left out: behind a TLS-terminating proxy the request may look like http.
-    # "null" is what a post from our own pages carries under Referrer-Policy: no-referrer.
-    origin = request.headers.get("Origin")
-    if origin is None or origin == "null":
-        return False
-    return urlsplit(origin).netloc.lower() != request.host.lower()
-
-
-async def read_form(request: web.Request) -> MultiDict[str]:
-    """Return the posted form fields; refuse cross-origin posts, uploads, malformed bodies."""
-    if _is_cross_origin(request):
-        # Login CSRF (RFC 9700 §4.7): our forms are only ever posted from our own pages.
-        raise LoginPageError(
-            "invalid_request", detail="cross-origin form post", status=HTTPStatus.FORBIDDEN
-        )
-    if request.content_type != "application/x-www-form-urlencoded":
-        # Refused before reading: no multipart parsing, no temporary files for uploads.
-        raise LoginPageError("invalid_request", detail="form expected")
-    if (request.content_length or 0) > MAX_FORM_BYTES:
-        raise LoginPageError("invalid_request", detail="form too large")
-    try:
-        form = await request.post()
-    except (ValueError, LookupError, web.HTTPException) as err:
-        # Undecodable charset or body: a clear page, not a 500.
-        raise LoginPageError("invalid_request", detail="malformed form") from err
-    fields: MultiDict[str] = MultiDict()
-    for key, value in form.items():
-        if not isinstance(value, str):
-            raise LoginPageError("invalid_request", detail="unexpected upload")
-        fields.add(key, value)
-    return fields
-
-
 class StartView(HomeAssistantView):
     """Start a login at the chosen provider."""
 
@@ -714,12 +440,14 @@ class StartView(HomeAssistantView):
             client = await parse_client_request(request.app[KEY_HASS], params)
             return await start_login(request, self._entry(request, params), client)
         except LoginPageError as err:
-            return _error_page(request, err, client)
+            return error_page(request, err, client)
 
     @staticmethod
     def _entry(request: web.Request, params: MultiDict[str]) -> OIDCConfigEntry:
         """Return the loaded provider the user picked."""
-        if (entry := loaded_entry(request.app[KEY_HASS], _required(params, "entry_id"))) is None:
+        if (
+            entry := loaded_entry(request.app[KEY_HASS], required_param(params, "entry_id"))
+        ) is None:
             raise LoginPageError("invalid_request", detail="unknown provider")
         return entry
 
@@ -737,14 +465,14 @@ class InspectView(HomeAssistantView):
         try:
             return await start_login(request, self._entry(request), client)
         except LoginPageError as err:
-            return _error_page(request, err, client)
+            return error_page(request, err, client)
 
     @staticmethod
     def _entry(request: web.Request) -> OIDCConfigEntry:
         """Return the provider whose test login the grant allows; the grant is spent."""
         hass = request.app[KEY_HASS]
         grants = hass.data[DATA_DOMAIN].inspection_grants
-        entry_id = grants.redeem(_required(request.query, "grant"))
+        entry_id = grants.redeem(required_param(request.query, "grant"))
         if entry_id is None or (entry := loaded_entry(hass, entry_id)) is None:
             raise LoginPageError("inspect_link_expired", status=HTTPStatus.FORBIDDEN)
         return entry
@@ -769,7 +497,7 @@ class CallbackView(HomeAssistantView):
             identity = await self._verify(request, entry, pending)
             if isinstance(pending.client, DeviceApproval):
                 return _device_approval_verified(request, entry, pending.client, identity)
-            response = await _hand_off(request, entry, pending.client, identity)
+            response = await hand_off(request, entry, pending.client, identity)
         except LoginPageError as err:
             if entry is not None:
                 entry.runtime_data.health.record_outcome(err.reason)
@@ -790,7 +518,7 @@ class CallbackView(HomeAssistantView):
                 "client_rejected",
             ):
                 await count_failed_login(request)
-            return _error_page(request, err, pending.client if pending else None)
+            return error_page(request, err, pending.client if pending else None)
         entry.runtime_data.health.record_outcome("success")
         return response
 
@@ -804,7 +532,7 @@ class CallbackView(HomeAssistantView):
     def _take_pending(self, request: web.Request) -> PendingLogin:
         """Consume the pending login named by `state`; it must come from the same browser."""
         hass = request.app[KEY_HASS]
-        state = _required(request.query, "state")
+        state = required_param(request.query, "state")
         store = hass.data[DATA_DOMAIN].pending_logins
         # RFC 6749 §10.12 / RFC 9700 §4.7: unknown, expired or replayed state is refused.
         pending = store.peek(state)
@@ -898,74 +626,4 @@ def _device_approval_verified(
     )
     if login is None:
         raise LoginPageError("login_expired", detail="device login expired")
-    return _redirect(f"{DEVICE_CONFIRM_PATH}?{urlencode({'login': login.login_id})}")
-
-
-async def _hand_off(
-    request: web.Request, entry: OIDCConfigEntry, client: ClientRequest, identity: Identity
-) -> web.Response:
-    """Run our login flow, apply Home Assistant's checks and redirect with an auth code."""
-    hass = request.app[KEY_HASS]
-    provider = entry.runtime_data.provider
-    context: dict[str, Any] = {
-        "ip_address": ip_address(request.remote or "0.0.0.0"),  # noqa: S104
-        "redirect_uri": client.redirect_uri,
-        CONTEXT_IDENTITY: identity,
-    }
-    if client.code_challenge and client.code_challenge_method:
-        context["code_challenge"] = client.code_challenge
-        context["code_challenge_method"] = client.code_challenge_method
-    result = await hass.auth.login_flow.async_init(
-        (DOMAIN, provider.issuer), context=cast(AuthFlowContext, context)
-    )
-    if result["type"] is not FlowResultType.CREATE_ENTRY:
-        raise LoginPageError("verification_failed", detail="login flow did not finish")
-    credentials: Credentials = result["result"]
-    # Home Assistant's login view checks, repeated for our path (components/auth/login_flow.py).
-    if not await verify_redirect_uri(
-        hass,
-        client.client_id,
-        client.redirect_uri,
-        allow_loopback_port_change=client.code_challenge is not None,
-    ):
-        raise LoginPageError("invalid_redirect_uri", status=HTTPStatus.FORBIDDEN)
-    user = await hass.auth.async_get_user_by_credentials(credentials)
-    if user is not None:
-        if (refusal := user_not_allowed_reason(hass, user, request)) is not None:
-            _LOGGER.info("Login of %s blocked: %s", user.name, refusal)
-            raise LoginPageError(
-                "account_disabled",
-                status=HTTPStatus.FORBIDDEN,
-                account=identity.display_name,
-                user_id=user.id,
-            )
-        await async_apply_identity(
-            hass, user, identity, provider=entry.title, remote=request.remote
-        )
-    entry.runtime_data.sessions.record(credentials.id, identity.session_id, client.client_id)
-    count_successful_login(request)
-    # A first login has no user yet: Home Assistant creates it when the client redeems the code.
-    fire_audit_event(
-        hass,
-        EVENT_LOGIN,
-        user_id=user.id if user else None,
-        provider=entry.title,
-        remote=request.remote,
-        account=identity.display_name,
-        username=identity.username,
-        role=identity.role.value,
-        new_user=user is None,
-        client_id=client.client_id,
-    )
-    code = store_auth_code(
-        hass, client.client_id, credentials, client.code_challenge, client.code_challenge_method
-    )
-    response_params = {"code": code}
-    if client.state is not None:
-        response_params["state"] = client.state
-    if client.store_token and _is_frontend_client(request, client):
-        response_params["storeToken"] = "true"
-    separator = "&" if urlsplit(client.redirect_uri).query else "?"
-    if client.redirect_uri.endswith(("?", "&")):
-        separator = ""
-    return _redirect(f"{client.redirect_uri}{separator}{urlencode(response_params)}")
+    return redirect(f"{DEVICE_CONFIRM_PATH}?{urlencode({'login': login.login_id})}")

@@ -38,14 +38,15 @@ from custom_components.auth_oidc.device_login import (
     DeviceLogin,
     DeviceLoginStore,
     EntryOutcome,
-    Network,
+    MaskedNetwork,
     describe_device,
     format_code,
     masked_network,
     new_code,
     normalize_code,
 )
-from custom_components.auth_oidc.login_state import ClientRequest, source_key
+from custom_components.auth_oidc.login_clients import ClientRequest
+from custom_components.auth_oidc.login_state import source_key
 from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.fake_provider import FakeProvider
@@ -338,10 +339,10 @@ def test_device_description_from_user_agent() -> None:
 
 
 def test_networks_are_masked() -> None:
-    assert masked_network("203.0.113.77") == Network("203.0.113.0/24", local=False)
-    assert masked_network("192.168.1.20") == Network("192.168.1.0/24", local=True)
-    assert masked_network("2001:db8:1:2::5") == Network("2001:db8:1::/48", local=False)
-    assert masked_network("::ffff:203.0.113.77") == Network("203.0.113.0/24", local=False)
+    assert masked_network("203.0.113.77") == MaskedNetwork("203.0.113.0/24", local=False)
+    assert masked_network("192.168.1.20") == MaskedNetwork("192.168.1.0/24", local=True)
+    assert masked_network("2001:db8:1:2::5") == MaskedNetwork("2001:db8:1::/48", local=False)
+    assert masked_network("::ffff:203.0.113.77") == MaskedNetwork("203.0.113.0/24", local=False)
     assert masked_network("not an address") is None
     assert source_key("2001:db8:1:2::5") == "2001:db8:1:2::/64"
     assert source_key("203.0.113.77") == "203.0.113.77"

@@ -1,7 +1,7 @@
 """Tests for the bounded store of pending logins."""
 
+from custom_components.auth_oidc.login_clients import ClientRequest
 from custom_components.auth_oidc.login_state import (
-    ClientRequest,
     PendingLogin,
     PendingLoginStore,
     binding_matches,

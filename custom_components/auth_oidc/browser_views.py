@@ -75,6 +75,7 @@ from .hass_auth import Handler, count_failed_login, trusted_network_applies, use
 from .health import is_outage
 from .identity import Identity, groups_claim_problem, identity_from_claims
 from .inspection import inspect_login
+from .login_clients import ClaimInspection, ClientRequest, DeviceApproval, LoginClient
 from .login_page import (
     LoginPageError,
     alternative_login_url,
@@ -93,9 +94,6 @@ from .login_page import (
     set_device_cookie,
 )
 from .login_state import (
-    ClaimInspection,
-    ClientRequest,
-    DeviceApproval,
     PendingLogin,
     binding_matches,
     new_browser_binding,
@@ -231,7 +229,7 @@ def _binding_cookie_name(state: str) -> str:
 async def start_login(
     request: web.Request,
     entry: OIDCConfigEntry,
-    client: ClientRequest | DeviceApproval | ClaimInspection,
+    client: LoginClient,
 ) -> web.Response:
     """Create the pending login and redirect the browser to the provider."""
     hass = request.app[KEY_HASS]

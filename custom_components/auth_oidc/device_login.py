@@ -21,8 +21,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from urllib.parse import urlsplit
 
 from .identity import Identity
+from .login_clients import ClientRequest
 from .login_state import (
-    ClientRequest,
     hash_binding,
     new_browser_binding,
     parse_address,
@@ -139,7 +139,7 @@ class DeviceDescription:
 
 
 @dataclass(frozen=True, slots=True)
-class Network:
+class MaskedNetwork:
     """An address reduced to its network (IPv4 /24, IPv6 /48) for display."""
 
     cidr: str
@@ -156,7 +156,7 @@ class DeviceLogin:
     waiting_binding_hash: str = field(repr=False)
     source: str
     device: DeviceDescription
-    network: Network | None
+    network: MaskedNetwork | None
     created: float
     created_at: float
     status: DeviceStatus = DeviceStatus.WAITING
@@ -165,7 +165,7 @@ class DeviceLogin:
     confirm_token: str | None = field(default=None, repr=False)
     entry_id: str | None = None
     identity: Identity | None = None
-    approver_network: Network | None = None
+    approver_network: MaskedNetwork | None = None
     approval_url: str = ""
     # Rendered once, when the waiting page first asks for it (see DeviceQRView).
     qr_code: bytes | None = field(default=None, repr=False)
@@ -232,13 +232,13 @@ def describe_device(user_agent: str, client_id: str) -> DeviceDescription:
     return DeviceDescription("browser", platform, browser)
 
 
-def masked_network(remote: str | None) -> Network | None:
+def masked_network(remote: str | None) -> MaskedNetwork | None:
     """Return the approximate network of an address: IPv4 /24, IPv6 /48."""
     if (address := parse_address(remote)) is None:
         return None
     prefix = 24 if isinstance(address, IPv4Address) else 48
     local = any(address in network for network in LOCAL_NETWORKS)
-    return Network(str(ip_network(f"{address}/{prefix}", strict=False)), local)
+    return MaskedNetwork(str(ip_network(f"{address}/{prefix}", strict=False)), local)
 
 
 def network_key(remote: str | None) -> str:

@@ -52,12 +52,13 @@ from .device_login import (
     DeviceLoginStore,
     DeviceStatus,
     EntryOutcome,
-    Network,
+    MaskedNetwork,
     format_code,
     normalize_code,
 )
 from .hand_off import hand_off
 from .hass_auth import count_failed_login
+from .login_clients import ClientRequest, DeviceApproval
 from .login_page import (
     LoginPageError,
     device_cookie_name,
@@ -66,7 +67,7 @@ from .login_page import (
     read_form,
     set_device_cookie,
 )
-from .login_state import ClientRequest, DeviceApproval, source_key
+from .login_state import source_key
 from .pages import SECURITY_HEADERS, Translator, qr_svg
 from .runtime import DATA_DOMAIN, loaded_entries, loaded_entry
 
@@ -123,7 +124,7 @@ def device_label(t: Translator, device: DeviceDescription) -> str:
     return f"{kind} ({device.platform})" if device.platform else kind
 
 
-def network_label(t: Translator, network: Network | None) -> str:
+def network_label(t: Translator, network: MaskedNetwork | None) -> str:
     """Return an approximate network for display."""
     if network is None:
         return t("network_unknown")

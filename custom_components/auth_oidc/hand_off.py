@@ -25,8 +25,8 @@ from .hass_auth import (
     verify_redirect_uri,
 )
 from .identity import Identity
+from .login_clients import ClientRequest
 from .login_page import LoginPageError, is_frontend_client, redirect
-from .login_state import ClientRequest
 from .provider import async_apply_identity
 from .runtime import OIDCConfigEntry
 

@@ -28,7 +28,7 @@ from .const import (
 )
 from .device_login import COMPANION_APP_CLIENTS, DEVICE_LOGIN_TTL, DeviceLogin
 from .hass_auth import verify_client_id, verify_redirect_uri
-from .login_state import ClaimInspection, ClientRequest, DeviceApproval
+from .login_clients import ClaimInspection, ClientRequest, DeviceApproval, LoginClient
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries
 
 MAX_PARAM_LENGTH = 2048
@@ -237,7 +237,7 @@ def redirect(location: str) -> web.Response:
 def error_page(
     request: web.Request,
     error: LoginPageError,
-    client: ClientRequest | DeviceApproval | ClaimInspection | None = None,
+    client: LoginClient | None = None,
 ) -> web.Response:
     """Render a translated error page with a way back to a working login."""
     hass = request.app[KEY_HASS]

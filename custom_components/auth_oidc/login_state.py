@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
+from .login_clients import LoginClient
 from .oidc import AuthorizationRequest
 
 PENDING_LOGIN_TTL = 600.0
@@ -21,35 +22,11 @@ INSPECTION_GRANT_CAP = 16
 
 
 @dataclass(frozen=True, slots=True)
-class ClientRequest:
-    """The OAuth request that a Home Assistant client made at /auth/authorize."""
-
-    client_id: str
-    redirect_uri: str
-    state: str | None
-    code_challenge: str | None
-    code_challenge_method: str | None
-    store_token: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceApproval:
-    """The "client" of a login that approves a cross-device login instead of answering one."""
-
-    login_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimInspection:
-    """The "client" of an administrator's test login: show the claims, create nothing."""
-
-
-@dataclass(frozen=True, slots=True)
 class PendingLogin:
     """What the callback needs to finish a login that was sent to the provider."""
 
     entry_id: str
-    client: ClientRequest | DeviceApproval | ClaimInspection
+    client: LoginClient
     authorization: AuthorizationRequest = field(repr=False)
     browser_binding_hash: str = field(repr=False)
     created: float

@@ -42,9 +42,9 @@ from custom_components.auth_oidc.settings import (
 )
 from tests.fake_provider import FakeProvider
 from tests.oidc.support import self_signed_tls
-from tests.test_views import authorize_query, login, onboarded, redeem, setup_integration
+from tests.test_browser_views import authorize_query, login, onboarded, redeem, setup_integration
 
-__all__ = ["onboarded"]  # fixture shared with test_views
+__all__ = ["onboarded"]  # fixture shared with test_browser_views
 
 PACKAGE = Path(__file__).parents[1] / "custom_components" / "auth_oidc"
 STRINGS = json.loads((PACKAGE / "strings.json").read_text(encoding="utf-8"))

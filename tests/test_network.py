@@ -9,9 +9,9 @@ from pytest_homeassistant_custom_component.common import register_auth_provider
 
 from custom_components.auth_oidc.const import DOMAIN
 from tests.fake_provider import FakeProvider
-from tests.test_views import authorize_query, onboarded, provider, setup_integration
+from tests.test_browser_views import authorize_query, onboarded, provider, setup_integration
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_views
+__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
 
 
 def provider_redirect_uri(location: str) -> str:

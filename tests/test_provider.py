@@ -10,9 +10,9 @@ from homeassistant.core import HomeAssistant
 
 from custom_components.auth_oidc.const import DOMAIN
 from tests.fake_provider import FakeProvider
-from tests.test_views import login, onboarded, provider, redeem, setup_integration
+from tests.test_browser_views import login, onboarded, provider, redeem, setup_integration
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_views
+__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
 
 
 async def user_of(hass: HomeAssistant, tokens: dict[str, Any]):

@@ -1,9 +1,8 @@
-"""Integration tests: the login pages and the hand-off into Home Assistant's code grant."""
+"""Integration tests of browser_views.py: interception, welcome, start, callback."""
 
 import base64
 import hashlib
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -155,58 +154,6 @@ async def test_welcome_page_offers_provider_and_alternative(
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
-async def test_full_login_creates_admin_and_hands_off(
-    hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    response = await login(client, provider, store_token="true")
-    assert response.status == 302, await response.text()
-    location = response.headers["Location"]
-    assert location.startswith(REDIRECT_URI + "&code=")
-    query = parse_qs(urlsplit(location).query)
-    assert query["state"] == ["client-state-123"]
-    assert query["storeToken"] == ["true"]
-    tokens = await redeem(client, location)
-    refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
-    assert refresh_token is not None
-    user = refresh_token.user
-    assert user.name == "Alice Admin"
-    assert [group.id for group in user.groups] == [GROUP_ID_ADMIN]
-    assert user.credentials[0].data["sub"] == provider.user["sub"]
-    assert user.credentials[0].auth_provider_type == DOMAIN
-    # A person was created for the new user.
-    await hass.async_block_till_done()
-    persons = hass.data["person"][1].async_items()
-    assert [person["user_id"] for person in persons] == [user.id]
-    # Nothing secret reached the log.
-    for secret in (query["code"][0], tokens["access_token"], tokens["refresh_token"]):
-        assert secret not in caplog.text
-
-
-async def test_second_login_reuses_user_and_applies_role_change(
-    hass: HomeAssistant, hass_client_no_auth, provider
-) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    first = await redeem(client, (await login(client, provider)).headers["Location"])
-    first_token = hass.auth.async_get_refresh_token_by_token(first["refresh_token"])
-    assert first_token is not None
-    user = first_token.user
-    provider.user = {**provider.user, "groups": ["users"], "name": "Alice Demoted"}
-    second = await redeem(client, (await login(client, provider)).headers["Location"])
-    second_token = hass.auth.async_get_refresh_token_by_token(second["refresh_token"])
-    assert second_token is not None
-    same_user = second_token.user
-    assert same_user.id == user.id
-    assert same_user.name == "Alice Demoted"
-    assert [group.id for group in same_user.groups] == [GROUP_ID_USER]
-    assert len(await hass.auth.async_get_users()) == len(
-        {u.id for u in await hass.auth.async_get_users()}
-    )
-
-
 async def test_user_outside_required_group_is_refused(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
@@ -254,27 +201,6 @@ async def test_callback_from_another_browser_is_refused(
         "/auth/oidc/callback?" + urlencode(callback_query), allow_redirects=False
     )
     assert refused.status == 400
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        {},
-        {"client_id": CLIENT_ID},
-        {"client_id": "not a url", "redirect_uri": REDIRECT_URI},
-        {"client_id": CLIENT_ID, "redirect_uri": "https://evil.example.net/steal"},
-        {**authorize_query(), "code_challenge_method": "plain"},
-        {**authorize_query(), "response_type": "token"},
-    ],
-)
-async def test_bad_authorize_requests_get_a_clear_page(
-    hass: HomeAssistant, hass_client_no_auth, provider, query: dict[str, str]
-) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    response = await client.get("/auth/oidc/welcome?" + urlencode(query), allow_redirects=False)
-    assert response.status == 400
-    assert "Login did not work" in await response.text()
 
 
 async def test_provider_down_at_startup_then_back(

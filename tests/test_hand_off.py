@@ -1,0 +1,72 @@
+"""Tests for hand_off.py: a verified login gets Home Assistant's checks, user and code."""
+
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from homeassistant.auth.const import GROUP_ID_ADMIN, GROUP_ID_USER
+from homeassistant.core import HomeAssistant
+
+from custom_components.auth_oidc.const import DOMAIN
+from tests.test_browser_views import (
+    REDIRECT_URI,
+    login,
+    onboarded,
+    provider,
+    redeem,
+    setup_integration,
+)
+
+__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
+
+
+async def test_full_login_creates_admin_and_hands_off(
+    hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    response = await login(client, provider, store_token="true")
+    assert response.status == 302, await response.text()
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "&code=")
+    query = parse_qs(urlsplit(location).query)
+    assert query["state"] == ["client-state-123"]
+    assert query["storeToken"] == ["true"]
+    tokens = await redeem(client, location)
+    refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
+    assert refresh_token is not None
+    user = refresh_token.user
+    assert user.name == "Alice Admin"
+    assert [group.id for group in user.groups] == [GROUP_ID_ADMIN]
+    assert user.credentials[0].data["sub"] == provider.user["sub"]
+    assert user.credentials[0].auth_provider_type == DOMAIN
+    # A person was created for the new user.
+    await hass.async_block_till_done()
+    persons = hass.data["person"][1].async_items()
+    assert [person["user_id"] for person in persons] == [user.id]
+    # Nothing secret reached the log.
+    for secret in (query["code"][0], tokens["access_token"], tokens["refresh_token"]):
+        assert secret not in caplog.text
+
+
+async def test_second_login_reuses_user_and_applies_role_change(
+    hass: HomeAssistant, hass_client_no_auth, provider
+) -> None:
+    await setup_integration(hass, provider)
+    client = await hass_client_no_auth()
+    first = await redeem(client, (await login(client, provider)).headers["Location"])
+    first_token = hass.auth.async_get_refresh_token_by_token(first["refresh_token"])
+    assert first_token is not None
+    user = first_token.user
+    provider.user = {**provider.user, "groups": ["users"], "name": "Alice Demoted"}
+    second = await redeem(client, (await login(client, provider)).headers["Location"])
+    second_token = hass.auth.async_get_refresh_token_by_token(second["refresh_token"])
+    assert second_token is not None
+    same_user = second_token.user
+    assert same_user.id == user.id
+    assert same_user.name == "Alice Demoted"
+    assert [group.id for group in same_user.groups] == [GROUP_ID_USER]
+    assert len(await hass.auth.async_get_users()) == len(
+        {u.id for u in await hass.auth.async_get_users()}
+    )

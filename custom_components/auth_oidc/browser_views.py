@@ -39,6 +39,7 @@ import json
 import logging
 import math
 from dataclasses import replace
+from enum import StrEnum, auto
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -72,12 +73,12 @@ from .const import (
 from .device_login import DeviceLogin, approval_url
 from .hand_off import hand_off
 from .hass_auth import Handler, count_failed_login, trusted_network_applies, user_onboarded
-from .health import is_outage
 from .identity import Identity, groups_claim_problem, identity_from_claims
 from .inspection import inspect_login
 from .login_clients import ClaimInspection, ClientRequest, DeviceApproval, LoginClient
 from .login_page import (
     LoginPageError,
+    LoginPageReason,
     alternative_login_url,
     client_query,
     device_cookie_name,
@@ -98,7 +99,7 @@ from .login_state import (
     binding_matches,
     new_browser_binding,
 )
-from .oidc import OIDCError
+from .oidc import ErrorCode, OIDCError
 from .provider_logout import forget_pending_logout, provider_logout_location
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries, loaded_entry
 from .settings import DeviceLoginMode
@@ -113,26 +114,31 @@ PENDING_COOKIE_MAX_AGE = 600
 DEVICE_REFRESH_SECONDS = 5
 
 
+class DeviceRefusal(StrEnum):
+    """Why no device may wait here; each value is a key of `device_unavailable` in the pages."""
+
+    DEVICE_OFF = auto()
+    DEVICE_NOT_LOCAL = auto()
+    DEVICE_BAD_HOST = auto()
+    DEVICE_BUSY = auto()
+
+
 # Why a device may not wait here → the status of an explicit `device_login=true` request.
 DEVICE_REFUSAL_STATUS = {
-    "device_off": HTTPStatus.FORBIDDEN,
-    "device_not_local": HTTPStatus.FORBIDDEN,
-    "device_bad_host": HTTPStatus.BAD_REQUEST,
-    "device_busy": HTTPStatus.TOO_MANY_REQUESTS,
+    DeviceRefusal.DEVICE_OFF: HTTPStatus.FORBIDDEN,
+    DeviceRefusal.DEVICE_NOT_LOCAL: HTTPStatus.FORBIDDEN,
+    DeviceRefusal.DEVICE_BAD_HOST: HTTPStatus.BAD_REQUEST,
+    DeviceRefusal.DEVICE_BUSY: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 
-# Errors the user can do something about; everything else is "verification failed".
-PROVIDER_UNAVAILABLE_CODES = frozenset(
+# Refused callbacks that are no failed login for Home Assistant's IP ban: an outage, the
+# user's own "no" at the provider, or our client's configuration.
+UNCOUNTED_REASONS = frozenset(
     {
-        "discovery_unreachable",
-        "discovery_tls",
-        "discovery_http_status",
-        "jwks_unreachable",
-        "timeout",
-        "token_request_failed",
-        "userinfo_failed",
-        "response_too_large",
+        LoginPageReason.PROVIDER_UNAVAILABLE,
+        LoginPageReason.ACCESS_DENIED,
+        LoginPageReason.CLIENT_REJECTED,
     }
 )
 
@@ -144,7 +150,9 @@ def device_login_mode(entries: list[OIDCConfigEntry]) -> DeviceLoginMode:
     return min(modes, key=order.index, default=DeviceLoginMode.OFF)
 
 
-def waiting_device_refusal(request: web.Request, entries: list[OIDCConfigEntry]) -> str | None:
+def waiting_device_refusal(
+    request: web.Request, entries: list[OIDCConfigEntry]
+) -> DeviceRefusal | None:
     """Return why no device may wait for a cross-device login from here, or None if it may."""
     # RFC 8628 §5.4 (remote phishing): by default only a device on the local network may
     # wait, so that a stranger cannot show a victim a genuine app's code from afar. "Local"
@@ -152,11 +160,11 @@ def waiting_device_refusal(request: web.Request, entries: list[OIDCConfigEntry])
     # forwarded middleware established from trusted proxies); Home Assistant Cloud is remote.
     mode = device_login_mode(entries)
     if mode is DeviceLoginMode.OFF:
-        return "device_off"
+        return DeviceRefusal.DEVICE_OFF
     if mode is DeviceLoginMode.LOCAL and (
         is_cloud_connection(request.app[KEY_HASS]) or not is_local_request(request)
     ):
-        return "device_not_local"
+        return DeviceRefusal.DEVICE_NOT_LOCAL
     return None
 
 
@@ -242,10 +250,14 @@ async def start_login(
         if err.code == "discovery_insecure_endpoint":
             # The detail names the endpoint; the page tells the administrator how to allow it.
             raise LoginPageError(
-                "provider_insecure", detail=err.detail, status=HTTPStatus.SERVICE_UNAVAILABLE
+                LoginPageReason.PROVIDER_INSECURE,
+                detail=err.detail,
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
             ) from err
         raise LoginPageError(
-            "provider_unavailable", detail=err.code, status=HTTPStatus.SERVICE_UNAVAILABLE
+            LoginPageReason.PROVIDER_UNAVAILABLE,
+            detail=err.code,
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
         ) from err
     cookie_value, binding_hash = new_browser_binding()
     domain.pending_logins.add(
@@ -322,7 +334,7 @@ async def render_welcome(
     entries: list[OIDCConfigEntry],
     login: DeviceLogin | None = None,
     *,
-    device_notice: str | None = None,
+    device_notice: DeviceRefusal | None = None,
     status: HTTPStatus = HTTPStatus.OK,
 ) -> web.Response:
     """Render the welcome page, with the cross-device login when there is one."""
@@ -400,7 +412,7 @@ async def _start_device_login(
     # The Host header names the approval URL and its QR code: only a valid, short one.
     url = approval_url(request.scheme, request.host, DEVICE_PATH, force_https=forces_https(entries))
     if refusal is None and url is None:
-        refusal = "device_bad_host"
+        refusal = DeviceRefusal.DEVICE_BAD_HOST
     created = None
     if refusal is None and url is not None:
         store = request.app[KEY_HASS].data[DATA_DOMAIN].device_logins
@@ -411,10 +423,10 @@ async def _start_device_login(
             approval_url=url,
         )
     if created is None:
-        refusal = refusal or "device_busy"
+        refusal = refusal or DeviceRefusal.DEVICE_BUSY
         # The app's own welcome page stays usable; an explicit request learns why not.
         explicit = not is_companion_app(client)
-        notice = None if refusal == "device_off" and not explicit else refusal
+        notice = None if refusal is DeviceRefusal.DEVICE_OFF and not explicit else refusal
         status = DEVICE_REFUSAL_STATUS[refusal] if explicit else HTTPStatus.OK
         return await render_welcome(request, client, entries, device_notice=notice, status=status)
     login, cookie_value = created
@@ -446,7 +458,7 @@ class StartView(HomeAssistantView):
         if (
             entry := loaded_entry(request.app[KEY_HASS], required_param(params, "entry_id"))
         ) is None:
-            raise LoginPageError("invalid_request", detail="unknown provider")
+            raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="unknown provider")
         return entry
 
 
@@ -472,7 +484,7 @@ class InspectView(HomeAssistantView):
         grants = hass.data[DATA_DOMAIN].inspection_grants
         entry_id = grants.redeem(required_param(request.query, "grant"))
         if entry_id is None or (entry := loaded_entry(hass, entry_id)) is None:
-            raise LoginPageError("inspect_link_expired", status=HTTPStatus.FORBIDDEN)
+            raise LoginPageError(LoginPageReason.INSPECT_LINK_EXPIRED, status=HTTPStatus.FORBIDDEN)
         return entry
 
 
@@ -510,11 +522,7 @@ class CallbackView(HomeAssistantView):
                     reason=err.reason,
                     account=err.account,
                 )
-            if err.counted and err.reason not in (
-                "provider_unavailable",
-                "access_denied",
-                "client_rejected",
-            ):
+            if err.counted and err.reason not in UNCOUNTED_REASONS:
                 await count_failed_login(request)
             return error_page(request, err, pending.client if pending else None)
         entry.runtime_data.health.record_outcome("success")
@@ -524,7 +532,7 @@ class CallbackView(HomeAssistantView):
     def _entry(request: web.Request, pending: PendingLogin) -> OIDCConfigEntry:
         """Return the provider the login was started at, if it is still loaded."""
         if (entry := loaded_entry(request.app[KEY_HASS], pending.entry_id)) is None:
-            raise LoginPageError("provider_unavailable", detail="provider unloaded")
+            raise LoginPageError(LoginPageReason.PROVIDER_UNAVAILABLE, detail="provider unloaded")
         return entry
 
     def _take_pending(self, request: web.Request) -> PendingLogin:
@@ -537,10 +545,12 @@ class CallbackView(HomeAssistantView):
         if pending is None:
             # Not counted for the IP ban: nobody guesses a 256-bit state, and unknown states
             # are honest users' expired, evicted or already used logins (reload, back button).
-            raise LoginPageError("login_expired", detail="unknown or used state", counted=False)
+            raise LoginPageError(
+                LoginPageReason.LOGIN_EXPIRED, detail="unknown or used state", counted=False
+            )
         # RFC 9700 §4.7.1: only the browser that started the login may finish (or spend) it.
         if not binding_matches(pending, request.cookies.get(_binding_cookie_name(state))):
-            raise LoginPageError("login_expired", detail="started in another browser")
+            raise LoginPageError(LoginPageReason.LOGIN_EXPIRED, detail="started in another browser")
         store.take(state)
         return pending
 
@@ -553,30 +563,10 @@ class CallbackView(HomeAssistantView):
             result = await runtime.client.complete_login(request.query, pending.authorization)
         except OIDCError as err:
             runtime.health.record_failure(err.code, err.provider_error)
-            if not is_outage(err.code, err.provider_error):
+            if not err.provider_unavailable:
                 # An outage is logged once by the health tracker, not per failed login.
                 _LOGGER.warning("Login at %s failed: %s (%s)", entry.title, err.code, err)
-            if err.code == "provider_error":
-                reason = (
-                    "access_denied"
-                    if getattr(err, "provider_error", None) == "access_denied"
-                    else "provider_error"
-                )
-                raise LoginPageError(reason, detail=err.code) from err
-            if err.code == "token_request_failed" and err.provider_error == "invalid_client":
-                # RFC 6749 §5.2: our own client credentials are wrong; the admin must act.
-                raise LoginPageError(
-                    "client_rejected", detail=err.code, status=HTTPStatus.BAD_GATEWAY
-                ) from err
-            if err.code == "token_request_failed" and err.provider_error == "invalid_grant":
-                # RFC 6749 §5.2: the provider refused the code itself: an injected, replayed
-                # or forged code, not an outage.
-                raise LoginPageError("verification_failed", detail=err.code) from err
-            if err.code in PROVIDER_UNAVAILABLE_CODES:
-                raise LoginPageError(
-                    "provider_unavailable", detail=err.code, status=HTTPStatus.BAD_GATEWAY
-                ) from err
-            raise LoginPageError("verification_failed", detail=err.code) from err
+            raise _verification_failure(err) from err
         runtime.health.record_reachable()
         runtime.health.record_id_token_time(result.id_token_claims.get("iat"))
         runtime.health.record_callback_url(
@@ -598,7 +588,7 @@ class CallbackView(HomeAssistantView):
                 f" ({note})" if note else "",
             )
             raise LoginPageError(
-                "groups_unreadable" if problem else "not_allowed",
+                LoginPageReason.GROUPS_UNREADABLE if problem else LoginPageReason.NOT_ALLOWED,
                 detail=note,
                 status=HTTPStatus.FORBIDDEN,
                 account=identity.display_name,
@@ -608,6 +598,29 @@ class CallbackView(HomeAssistantView):
         if runtime.settings.features.end_provider_session:
             runtime.id_token_hints.record(result.subject, result.id_token)
         return identity
+
+
+def _verification_failure(err: OIDCError) -> LoginPageError:
+    """Return the page for a callback that the core refused, by the core's error code."""
+    if err.code is ErrorCode.PROVIDER_ERROR:
+        if err.provider_error == "access_denied":
+            return LoginPageError(LoginPageReason.ACCESS_DENIED, detail=err.code)
+        return LoginPageError(LoginPageReason.PROVIDER_ERROR, detail=err.code)
+    if err.code is ErrorCode.TOKEN_REQUEST_FAILED and err.provider_error == "invalid_grant":
+        # RFC 6749 §5.2: the provider refused the code itself: an injected, replayed or forged
+        # code, not an outage.
+        return LoginPageError(LoginPageReason.VERIFICATION_FAILED, detail=err.code)
+    if err.code is ErrorCode.TOKEN_REQUEST_FAILED and not err.provider_unavailable:
+        # RFC 6749 §5.2: the provider refuses our client (its credentials, grant or scope); the
+        # administrator must act.
+        return LoginPageError(
+            LoginPageReason.CLIENT_REJECTED, detail=err.code, status=HTTPStatus.BAD_GATEWAY
+        )
+    if err.provider_unavailable:
+        return LoginPageError(
+            LoginPageReason.PROVIDER_UNAVAILABLE, detail=err.code, status=HTTPStatus.BAD_GATEWAY
+        )
+    return LoginPageError(LoginPageReason.VERIFICATION_FAILED, detail=err.code)
 
 
 def _device_approval_verified(
@@ -623,5 +636,5 @@ def _device_approval_verified(
         approver_remote=request.remote,
     )
     if login is None:
-        raise LoginPageError("login_expired", detail="device login expired")
+        raise LoginPageError(LoginPageReason.LOGIN_EXPIRED, detail="device login expired")
     return redirect(f"{DEVICE_CONFIRM_PATH}?{urlencode({'login': login.login_id})}")

@@ -61,6 +61,7 @@ from .hass_auth import count_failed_login
 from .login_clients import ClientRequest, DeviceApproval
 from .login_page import (
     LoginPageError,
+    LoginPageReason,
     device_cookie_name,
     error_page,
     parse_client_request,
@@ -177,7 +178,9 @@ class DeviceApproveView(HomeAssistantView):
         entry = loaded_entry(hass, form.get("entry_id", ""))
         if entry is None:
             return error_page(
-                request, LoginPageError("invalid_request", detail="unknown provider"), APPROVER
+                request,
+                LoginPageError(LoginPageReason.INVALID_REQUEST, detail="unknown provider"),
+                APPROVER,
             )
         source = source_key(request.remote)
 
@@ -208,7 +211,9 @@ class DeviceApproveView(HomeAssistantView):
         if not entries:
             return error_page(
                 request,
-                LoginPageError("provider_unavailable", status=HTTPStatus.SERVICE_UNAVAILABLE),
+                LoginPageError(
+                    LoginPageReason.PROVIDER_UNAVAILABLE, status=HTTPStatus.SERVICE_UNAVAILABLE
+                ),
                 APPROVER,
             )
         blocked_for = _store(request).limiter.blocked_for(source_key(request.remote))
@@ -243,7 +248,9 @@ class DeviceConfirmView(HomeAssistantView):
         login = _approver_login(request, _login_id(request.query))
         if login is None:
             return error_page(
-                request, LoginPageError("login_expired", detail="device login expired"), APPROVER
+                request,
+                LoginPageError(LoginPageReason.LOGIN_EXPIRED, detail="device login expired"),
+                APPROVER,
             )
         if login.status in (DeviceStatus.APPROVED, DeviceStatus.DENIED):
             return self._done(request, login)
@@ -258,7 +265,9 @@ class DeviceConfirmView(HomeAssistantView):
         login = _approver_login(request, _login_id(form))
         if login is None or login.status is not DeviceStatus.VERIFIED:
             return error_page(
-                request, LoginPageError("login_expired", detail="device login expired"), APPROVER
+                request,
+                LoginPageError(LoginPageReason.LOGIN_EXPIRED, detail="device login expired"),
+                APPROVER,
             )
         decision = form.get("decision")
         approve = decision == "approve"
@@ -270,7 +279,9 @@ class DeviceConfirmView(HomeAssistantView):
             login, form.get("token", ""), approve=approve
         ):
             return error_page(
-                request, LoginPageError("invalid_request", detail="confirmation"), APPROVER
+                request,
+                LoginPageError(LoginPageReason.INVALID_REQUEST, detail="confirmation"),
+                APPROVER,
             )
         _LOGGER.info(
             "Cross-device sign-in on a %s: %s by %s",
@@ -290,7 +301,9 @@ class DeviceConfirmView(HomeAssistantView):
         hass = request.app[KEY_HASS]
         if login.status is not DeviceStatus.VERIFIED or login.identity is None:
             return error_page(
-                request, LoginPageError("login_expired", detail="not logged in"), APPROVER
+                request,
+                LoginPageError(LoginPageReason.LOGIN_EXPIRED, detail="not logged in"),
+                APPROVER,
             )
         t = hass.data[DATA_DOMAIN].pages.translator(hass, request)
         identity = login.identity
@@ -344,7 +357,7 @@ class DeviceWaitView(HomeAssistantView):
             # Unknown, expired, or another browser: nothing about the login is revealed.
             return error_page(
                 request,
-                LoginPageError("login_expired", detail="device login expired"),
+                LoginPageError(LoginPageReason.LOGIN_EXPIRED, detail="device login expired"),
                 await self._retry_client(request),
             )
         if login.status in (DeviceStatus.APPROVED, DeviceStatus.DENIED):
@@ -353,7 +366,7 @@ class DeviceWaitView(HomeAssistantView):
             if login.status is DeviceStatus.DENIED:
                 return error_page(
                     request,
-                    LoginPageError("device_denied", status=HTTPStatus.FORBIDDEN),
+                    LoginPageError(LoginPageReason.DEVICE_DENIED, status=HTTPStatus.FORBIDDEN),
                     login.client,
                 )
             return await self._hand_off(request, login)
@@ -361,7 +374,9 @@ class DeviceWaitView(HomeAssistantView):
         if not entries:
             return error_page(
                 request,
-                LoginPageError("provider_unavailable", status=HTTPStatus.SERVICE_UNAVAILABLE),
+                LoginPageError(
+                    LoginPageReason.PROVIDER_UNAVAILABLE, status=HTTPStatus.SERVICE_UNAVAILABLE
+                ),
                 login.client,
             )
         return await render_welcome(request, login.client, entries, login)
@@ -373,7 +388,7 @@ class DeviceWaitView(HomeAssistantView):
         if entry is None or login.identity is None:
             return error_page(
                 request,
-                LoginPageError("provider_unavailable", detail="provider unloaded"),
+                LoginPageError(LoginPageReason.PROVIDER_UNAVAILABLE, detail="provider unloaded"),
                 login.client,
             )
         try:

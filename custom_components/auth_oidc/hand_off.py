@@ -26,7 +26,7 @@ from .hass_auth import (
 )
 from .identity import Identity
 from .login_clients import ClientRequest
-from .login_page import LoginPageError, is_frontend_client, redirect
+from .login_page import LoginPageError, LoginPageReason, is_frontend_client, redirect
 from .provider import async_apply_identity
 from .runtime import OIDCConfigEntry
 
@@ -51,7 +51,9 @@ async def hand_off(
         (DOMAIN, provider.issuer), context=cast(AuthFlowContext, context)
     )
     if result["type"] is not FlowResultType.CREATE_ENTRY:
-        raise LoginPageError("verification_failed", detail="login flow did not finish")
+        raise LoginPageError(
+            LoginPageReason.VERIFICATION_FAILED, detail="login flow did not finish"
+        )
     credentials: Credentials = result["result"]
     # Home Assistant's login view checks, repeated for our path (components/auth/login_flow.py).
     if not await verify_redirect_uri(
@@ -60,13 +62,13 @@ async def hand_off(
         client.redirect_uri,
         allow_loopback_port_change=client.code_challenge is not None,
     ):
-        raise LoginPageError("invalid_redirect_uri", status=HTTPStatus.FORBIDDEN)
+        raise LoginPageError(LoginPageReason.INVALID_REDIRECT_URI, status=HTTPStatus.FORBIDDEN)
     user = await hass.auth.async_get_user_by_credentials(credentials)
     if user is not None:
         if (refusal := user_not_allowed_reason(hass, user, request)) is not None:
             _LOGGER.info("Login of %s blocked: %s", user.name, refusal)
             raise LoginPageError(
-                "account_disabled",
+                LoginPageReason.ACCOUNT_DISABLED,
                 status=HTTPStatus.FORBIDDEN,
                 account=identity.display_name,
                 user_id=user.id,

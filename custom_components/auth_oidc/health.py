@@ -25,7 +25,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
-from .oidc import ErrorCode
+from .oidc import ErrorCode, is_provider_unavailable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,17 +36,6 @@ FAILURE_DEDUP_SECONDS: Final = 5.0
 # Below the core's 60 s validation leeway: warn before logins start failing.
 CLOCK_SKEW_WARNING: Final = 30.0
 
-UNAVAILABLE_CODES: Final = frozenset(
-    {
-        ErrorCode.DISCOVERY_UNREACHABLE,
-        ErrorCode.DISCOVERY_TLS,
-        ErrorCode.DISCOVERY_HTTP_STATUS,
-        ErrorCode.DISCOVERY_NOT_JSON,
-        ErrorCode.JWKS_UNREACHABLE,
-        ErrorCode.TIMEOUT,
-        ErrorCode.RESPONSE_TOO_LARGE,
-    }
-)
 INCOMPATIBLE_DISCOVERY_CODES: Final = frozenset(
     {
         ErrorCode.DISCOVERY_INVALID,
@@ -56,17 +45,6 @@ INCOMPATIBLE_DISCOVERY_CODES: Final = frozenset(
         ErrorCode.DISCOVERY_NO_S256,
         ErrorCode.DISCOVERY_NO_USABLE_ALG,
         ErrorCode.DISCOVERY_NO_AUTH_METHOD,
-    }
-)
-# RFC 6749 §5.2: token-endpoint errors that are a real answer about the request, not an outage.
-REFUSAL_ERRORS: Final = frozenset(
-    {
-        "invalid_request",
-        "invalid_client",
-        "invalid_grant",
-        "unauthorized_client",
-        "unsupported_grant_type",
-        "invalid_scope",
     }
 )
 # Login outcomes are counted by reason; anything else is counted as "other" (bounded).
@@ -110,7 +88,7 @@ class ProviderHealth:
         self._delete_issue("provider_unreachable")
         self._delete_issue("discovery_incompatible")
 
-    def record_failure(self, code: str, provider_error: str | None = None) -> None:
+    def record_failure(self, code: ErrorCode, provider_error: str | None = None) -> None:
         """Note a failed contact with the provider and raise what an admin can act on."""
         now = self.clock()
         if code == ErrorCode.TOKEN_REQUEST_FAILED and provider_error == "invalid_client":
@@ -122,7 +100,7 @@ class ProviderHealth:
         if code in INCOMPATIBLE_DISCOVERY_CODES:
             self._create_issue("discovery_incompatible", placeholders={"code": code})
             return
-        if not is_outage(code, provider_error):
+        if not is_provider_unavailable(code, provider_error):
             return
         if self.last_failure_at is not None and now - self.last_failure_at < FAILURE_DEDUP_SECONDS:
             return
@@ -200,13 +178,6 @@ class ProviderHealth:
 
     def _delete_issue(self, kind: str) -> None:
         delete_issue(self.hass, kind, self.entry_id)
-
-
-def is_outage(code: str, provider_error: str | None = None) -> bool:
-    """Return whether a failure means the provider is unavailable (not that it refused)."""
-    if code == ErrorCode.TOKEN_REQUEST_FAILED:
-        return provider_error not in REFUSAL_ERRORS
-    return code in UNAVAILABLE_CODES
 
 
 def issue_id(kind: str, entry_id: str | None = None) -> str:

@@ -6,6 +6,7 @@ renders its failures through this module, so that bad input always gets a transl
 """
 
 import hashlib
+from enum import StrEnum, auto
 from http import HTTPStatus
 from ipaddress import ip_address
 from urllib.parse import urlencode, urlsplit
@@ -37,12 +38,31 @@ MAX_PARAM_LENGTH = 2048
 MAX_FORM_BYTES = 16 * 1024
 
 
+class LoginPageReason(StrEnum):
+    """Why a login page failed; each value is a key of `errors` in page_translations/<lang>.json."""
+
+    INVALID_REQUEST = auto()
+    INVALID_REDIRECT_URI = auto()
+    LOGIN_EXPIRED = auto()
+    PROVIDER_UNAVAILABLE = auto()
+    PROVIDER_INSECURE = auto()
+    ACCESS_DENIED = auto()
+    PROVIDER_ERROR = auto()
+    VERIFICATION_FAILED = auto()
+    NOT_ALLOWED = auto()
+    GROUPS_UNREADABLE = auto()
+    ACCOUNT_DISABLED = auto()
+    DEVICE_DENIED = auto()
+    CLIENT_REJECTED = auto()
+    INSPECT_LINK_EXPIRED = auto()
+
+
 class LoginPageError(Exception):
     """A login failure to show to the user as a translated page."""
 
     def __init__(
         self,
-        reason: str,
+        reason: LoginPageReason,
         *,
         detail: str = "",
         status: HTTPStatus = HTTPStatus.BAD_REQUEST,
@@ -66,14 +86,14 @@ def optional_param(params: MultiMapping[str], name: str) -> str | None:
     values = params.getall(name, [])
     if len(values) > 1 or any(len(value) > MAX_PARAM_LENGTH for value in values):
         # RFC 6749 §3.1: request parameters must not be included more than once.
-        raise LoginPageError("invalid_request", detail=f"malformed parameter {name}")
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail=f"malformed parameter {name}")
     return values[0] if values and values[0] else None
 
 
 def required_param(params: MultiMapping[str], name: str) -> str:
     """Return a parameter that must be given exactly once."""
     if (value := optional_param(params, name)) is None:
-        raise LoginPageError("invalid_request", detail=f"missing parameter {name}")
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail=f"missing parameter {name}")
     return value
 
 
@@ -104,19 +124,21 @@ async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -
     """Validate a client's authorize request exactly as Home Assistant's login would."""
     if optional_param(params, "response_type") not in (None, "code"):
         # RFC 6749 §4.1.1: only the authorization code grant.
-        raise LoginPageError("invalid_request", detail="unsupported response_type")
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="unsupported response_type")
     client_id = required_param(params, "client_id")
     redirect_uri = required_param(params, "redirect_uri")
     state = optional_param(params, "state")
     code_challenge = optional_param(params, "code_challenge")
     code_challenge_method = optional_param(params, "code_challenge_method")
     if code_challenge_method is not None and code_challenge is None:
-        raise LoginPageError("invalid_request", detail="code_challenge missing")
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="code_challenge missing")
     if code_challenge is not None and code_challenge_method != "S256":
         # RFC 7636 §4.3 / RFC 9700 §2.1.1: S256 only, no "plain".
-        raise LoginPageError("invalid_request", detail="code_challenge_method must be S256")
+        raise LoginPageError(
+            LoginPageReason.INVALID_REQUEST, detail="code_challenge_method must be S256"
+        )
     if not verify_client_id(client_id):
-        raise LoginPageError("invalid_request", detail="invalid client_id")
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="invalid client_id")
     # RFC 6749 §10.6 / RFC 9700 §4.1: never redirect to an unverified URI (no open redirect).
     if not await verify_redirect_uri(
         hass,
@@ -124,7 +146,9 @@ async def parse_client_request(hass: HomeAssistant, params: MultiMapping[str]) -
         redirect_uri,
         allow_loopback_port_change=code_challenge is not None,
     ):
-        raise LoginPageError("invalid_redirect_uri", detail="redirect_uri not allowed")
+        raise LoginPageError(
+            LoginPageReason.INVALID_REDIRECT_URI, detail="redirect_uri not allowed"
+        )
     store_token = optional_param(params, "store_token") == "true"
     return ClientRequest(
         client_id=client_id,
@@ -282,21 +306,23 @@ async def read_form(request: web.Request) -> MultiDict[str]:
     if _is_cross_origin(request):
         # Login CSRF (RFC 9700 §4.7): our forms are only ever posted from our own pages.
         raise LoginPageError(
-            "invalid_request", detail="cross-origin form post", status=HTTPStatus.FORBIDDEN
+            LoginPageReason.INVALID_REQUEST,
+            detail="cross-origin form post",
+            status=HTTPStatus.FORBIDDEN,
         )
     if request.content_type != "application/x-www-form-urlencoded":
         # Refused before reading: no multipart parsing, no temporary files for uploads.
-        raise LoginPageError("invalid_request", detail="form expected")
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="form expected")
     if (request.content_length or 0) > MAX_FORM_BYTES:
-        raise LoginPageError("invalid_request", detail="form too large")
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="form too large")
     try:
         form = await request.post()
     except (ValueError, LookupError, web.HTTPException) as err:
         # Undecodable charset or body: a clear page, not a 500.
-        raise LoginPageError("invalid_request", detail="malformed form") from err
+        raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="malformed form") from err
     fields: MultiDict[str] = MultiDict()
     for key, value in form.items():
         if not isinstance(value, str):
-            raise LoginPageError("invalid_request", detail="unexpected upload")
+            raise LoginPageError(LoginPageReason.INVALID_REQUEST, detail="unexpected upload")
         fields.add(key, value)
     return fields

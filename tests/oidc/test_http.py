@@ -5,15 +5,15 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from custom_components.auth_oidc.oidc import DiscoveryError
+from custom_components.auth_oidc.oidc import DiscoveryError, ErrorCode
 from custom_components.auth_oidc.oidc.http import FailureCodes, send_request
 
 FAILURES = FailureCodes(
     error=DiscoveryError,
-    unreachable="discovery_unreachable",
-    tls="discovery_tls",
-    http_status="discovery_http_status",
-    not_json="discovery_not_json",
+    unreachable=ErrorCode.DISCOVERY_UNREACHABLE,
+    tls=ErrorCode.DISCOVERY_TLS,
+    http_status=ErrorCode.DISCOVERY_HTTP_STATUS,
+    not_json=ErrorCode.DISCOVERY_NOT_JSON,
 )
 
 

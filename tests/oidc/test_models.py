@@ -12,6 +12,7 @@ from custom_components.auth_oidc.oidc import (
     ErrorCode,
     OIDCError,
     TokenSet,
+    is_provider_unavailable,
 )
 
 
@@ -23,7 +24,7 @@ def test_error_codes_are_snake_case_translation_keys() -> None:
 
 
 def test_error_carries_code_detail_and_provider_error() -> None:
-    error = CallbackError("provider_error", "denied", provider_error="access_denied")
+    error = CallbackError(ErrorCode.PROVIDER_ERROR, "denied", provider_error="access_denied")
     assert isinstance(error, OIDCError)
     assert (error.code, error.detail, error.provider_error) == (
         "provider_error",
@@ -32,12 +33,43 @@ def test_error_carries_code_detail_and_provider_error() -> None:
     )
     assert str(error) == "provider_error: denied"
     assert str(OIDCError(ErrorCode.TIMEOUT)) == "timeout"
-    assert type(OIDCError(ErrorCode.TIMEOUT).code) is str
+    assert type(OIDCError(ErrorCode.TIMEOUT).code) is ErrorCode
+
+
+@pytest.mark.parametrize(
+    ("code", "provider_error", "unavailable"),
+    [
+        (ErrorCode.DISCOVERY_UNREACHABLE, None, True),
+        (ErrorCode.DISCOVERY_TLS, None, True),
+        (ErrorCode.DISCOVERY_HTTP_STATUS, None, True),
+        (ErrorCode.DISCOVERY_NOT_JSON, None, True),
+        (ErrorCode.JWKS_UNREACHABLE, None, True),
+        (ErrorCode.TIMEOUT, None, True),
+        (ErrorCode.RESPONSE_TOO_LARGE, None, True),
+        (ErrorCode.USERINFO_FAILED, None, True),
+        (ErrorCode.TOKEN_REQUEST_FAILED, None, True),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "server_error", True),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "temporarily_unavailable", True),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "invalid_grant", False),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "invalid_client", False),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "unauthorized_client", False),
+        (ErrorCode.PROVIDER_ERROR, "temporarily_unavailable", False),
+        (ErrorCode.DISCOVERY_NO_S256, None, False),
+        (ErrorCode.DISCOVERY_ISSUER_MISMATCH, None, False),
+        (ErrorCode.ID_TOKEN_SIGNATURE, None, False),
+        (ErrorCode.JWKS_EMPTY, None, False),
+    ],
+)
+def test_the_core_says_once_whether_the_provider_is_unavailable(
+    code: ErrorCode, provider_error: str | None, unavailable: bool
+) -> None:
+    assert is_provider_unavailable(code, provider_error) is unavailable
+    assert OIDCError(code, provider_error=provider_error).provider_unavailable is unavailable
 
 
 def test_unknown_error_code_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown OIDC error code"):
-        OIDCError("made_up")
+        OIDCError("made_up")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

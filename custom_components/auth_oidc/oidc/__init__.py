@@ -21,6 +21,7 @@ from .errors import (
     OIDCError,
     TokenError,
     UserinfoError,
+    is_provider_unavailable,
 )
 from .id_token import (
     ASYMMETRIC_ALGS,
@@ -71,6 +72,7 @@ __all__ = [
     "generate_code_verifier",
     "generate_nonce",
     "generate_state",
+    "is_provider_unavailable",
     "issuer_from_discovery_url",
     "parse_jwks",
     "parse_provider_metadata",

@@ -55,18 +55,57 @@ class ErrorCode(StrEnum):
 
 ERROR_CODES: Final[frozenset[str]] = frozenset(code.value for code in ErrorCode)
 
+# Failures that mean the provider could not be reached or gave no usable answer, not that it
+# refused: the user may try again later, and Home Assistant's own login still works.
+UNAVAILABLE_CODES: Final = frozenset(
+    {
+        ErrorCode.DISCOVERY_UNREACHABLE,
+        ErrorCode.DISCOVERY_TLS,
+        ErrorCode.DISCOVERY_HTTP_STATUS,
+        ErrorCode.DISCOVERY_NOT_JSON,
+        ErrorCode.JWKS_UNREACHABLE,
+        ErrorCode.TOKEN_REQUEST_FAILED,
+        ErrorCode.USERINFO_FAILED,
+        ErrorCode.TIMEOUT,
+        ErrorCode.RESPONSE_TOO_LARGE,
+    }
+)
+# RFC 6749 §5.2: token-endpoint errors that are a real answer about the request, not an outage.
+TOKEN_REFUSALS: Final = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
+
+def is_provider_unavailable(code: ErrorCode, provider_error: str | None = None) -> bool:
+    """Tell whether a failure means the provider is unavailable (not that it refused)."""
+    return code in UNAVAILABLE_CODES and provider_error not in TOKEN_REFUSALS
+
 
 class OIDCError(Exception):
     """Base error; `code` is a translation key and `detail` a log-safe message without secrets."""
 
-    def __init__(self, code: str, detail: str = "", *, provider_error: str | None = None) -> None:
-        """Create the error; `code` must be one of `ERROR_CODES`."""
+    def __init__(
+        self, code: ErrorCode, detail: str = "", *, provider_error: str | None = None
+    ) -> None:
+        """Create the error; `code` must be one of `ErrorCode`."""
         if code not in ERROR_CODES:
             raise ValueError(f"unknown OIDC error code {code!r}")
-        super().__init__(f"{code}: {detail}" if detail else code)
-        self.code: str = str(code)
+        self.code = ErrorCode(code)
+        super().__init__(f"{self.code}: {detail}" if detail else str(self.code))
         self.detail = detail
         self.provider_error = provider_error
+
+    @property
+    def provider_unavailable(self) -> bool:
+        """Tell whether the provider is unavailable (not that it refused); see UNAVAILABLE_CODES."""
+        return is_provider_unavailable(self.code, self.provider_error)
 
 
 class DiscoveryError(OIDCError):

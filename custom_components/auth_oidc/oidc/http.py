@@ -24,10 +24,10 @@ class FailureCodes:
     """The error class and codes one protocol step reports for transport failures."""
 
     error: type[OIDCError]
-    unreachable: str
-    tls: str
-    http_status: str
-    not_json: str
+    unreachable: ErrorCode
+    tls: ErrorCode
+    http_status: ErrorCode
+    not_json: ErrorCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -1261,9 +1261,16 @@ async def test_automatic_user_linking_is_opt_in_and_links_by_username(
     assert token.user.id == existing.id
 
 
-@pytest.mark.parametrize("block", ["inactive", "local_only"])
+@pytest.mark.parametrize(
+    ("block", "reason"),
+    [
+        ("inactive", "account_disabled"),
+        ("local_only", "account_local_only"),
+        ("local_only_cloud", "account_local_only_cloud"),
+    ],
+)
 async def test_blocked_home_assistant_user_is_refused(
-    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, block: str
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider, block: str, reason: str
 ) -> None:
     harness = await setup_harness(
         hass,
@@ -1280,8 +1287,12 @@ async def test_blocked_home_assistant_user_is_refused(
         await hass.auth.async_update_user(token.user, local_only=True)
     internet = {"X-Forwarded-For": "203.0.113.9"}
     before = await harness.side_effects()
-    response = await harness.login(headers=internet)
-    await assert_error_page(response, status=403, reason="account_disabled")
+    with patch(
+        "homeassistant.components.http.auth_util.is_cloud_connection",
+        return_value=block == "local_only_cloud",
+    ):
+        response = await harness.login(headers=internet)
+    await assert_error_page(response, status=403, reason=reason)
     assert await harness.side_effects() == before
 
 

@@ -8,6 +8,9 @@ from homeassistant.auth.const import GROUP_ID_ADMIN, GROUP_ID_USER
 from homeassistant.core import HomeAssistant
 
 from custom_components.auth_oidc.const import DOMAIN
+from custom_components.auth_oidc.hand_off import ACCOUNT_REFUSALS
+from custom_components.auth_oidc.hass_auth import UserRefusal
+from custom_components.auth_oidc.login_page import LoginPageReason
 from tests.test_browser_views import (
     REDIRECT_URI,
     login,
@@ -70,3 +73,9 @@ async def test_second_login_reuses_user_and_applies_role_change(
     assert len(await hass.auth.async_get_users()) == len(
         {u.id for u in await hass.auth.async_get_users()}
     )
+
+
+def test_each_of_home_assistants_refusals_has_a_page_of_its_own() -> None:
+    assert set(ACCOUNT_REFUSALS) == set(UserRefusal)
+    assert len(set(ACCOUNT_REFUSALS.values())) == len(UserRefusal)
+    assert ACCOUNT_REFUSALS[UserRefusal.LOCAL_ONLY] is not LoginPageReason.ACCOUNT_DISABLED

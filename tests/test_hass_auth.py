@@ -23,6 +23,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import register_auth_provider
 
 from custom_components.auth_oidc import hass_auth
+from custom_components.auth_oidc.hass_auth import UserRefusal
 from tests.client_app import REGISTERED_REDIRECT_URI, client_app_page
 
 
@@ -293,9 +294,30 @@ async def test_users_are_refused_like_home_assistants_login_refuses_them(
     assert hass_auth.user_not_allowed_reason(hass, user, remote) is None
     local_only = await hass.auth.async_create_user("Local", local_only=True)
     assert hass_auth.user_not_allowed_reason(hass, local_only, local) is None
-    assert hass_auth.user_not_allowed_reason(hass, local_only, remote) is not None
+    assert hass_auth.user_not_allowed_reason(hass, local_only, remote) is UserRefusal.LOCAL_ONLY
+    with patch("homeassistant.components.http.auth_util.is_cloud_connection", return_value=True):
+        assert (
+            hass_auth.user_not_allowed_reason(hass, local_only, local)
+            is UserRefusal.LOCAL_ONLY_CLOUD
+        )
+    unknown_peer = make_mocked_request("GET", "/", transport=peer("not an address"))
+    assert (
+        hass_auth.user_not_allowed_reason(hass, local_only, unknown_peer) is UserRefusal.LOCAL_ONLY
+    )
     await hass.auth.async_deactivate_user(user)
-    assert hass_auth.user_not_allowed_reason(hass, user, local) is not None
+    assert hass_auth.user_not_allowed_reason(hass, user, local) is UserRefusal.INACTIVE
+
+
+async def test_a_refusal_of_a_newer_home_assistant_is_refused_and_logged(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await hass.auth.async_create_user("Someone")
+    request = make_mocked_request("GET", "/", transport=peer("192.168.1.20"))
+    with patch.object(
+        hass_auth, "async_user_not_allowed_do_auth", return_value="User is on holiday"
+    ):
+        assert hass_auth.user_not_allowed_reason(hass, user, request) is UserRefusal.UNKNOWN
+    assert "Home Assistant refuses the login of Someone: User is on holiday" in caplog.text
 
 
 async def test_trusted_networks_apply_to_their_addresses_only(hass: HomeAssistant) -> None:

@@ -247,7 +247,7 @@ async def start_login(
         authorization = await entry.runtime_data.client.start_authorization(callback_url)
     except OIDCError as err:
         entry.runtime_data.health.record_failure(err.code)
-        if err.code == "discovery_insecure_endpoint":
+        if err.code is ErrorCode.DISCOVERY_INSECURE_ENDPOINT:
             # The detail names the endpoint; the page tells the administrator how to allow it.
             raise LoginPageError(
                 LoginPageReason.PROVIDER_INSECURE,

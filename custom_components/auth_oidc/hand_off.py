@@ -19,6 +19,7 @@ from homeassistant.helpers.http import KEY_HASS
 from .audit import fire_audit_event
 from .const import CONTEXT_IDENTITY, DOMAIN, EVENT_LOGIN
 from .hass_auth import (
+    UserRefusal,
     count_successful_login,
     store_auth_code,
     user_not_allowed_reason,
@@ -31,6 +32,14 @@ from .provider import async_apply_identity
 from .runtime import OIDCConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
+
+# Home Assistant's reasons to refuse a user → the page that explains each.
+ACCOUNT_REFUSALS = {
+    UserRefusal.INACTIVE: LoginPageReason.ACCOUNT_DISABLED,
+    UserRefusal.LOCAL_ONLY: LoginPageReason.ACCOUNT_LOCAL_ONLY,
+    UserRefusal.LOCAL_ONLY_CLOUD: LoginPageReason.ACCOUNT_LOCAL_ONLY_CLOUD,
+    UserRefusal.UNKNOWN: LoginPageReason.ACCOUNT_NOT_ALLOWED,
+}
 
 
 async def hand_off(
@@ -68,7 +77,7 @@ async def hand_off(
         if (refusal := user_not_allowed_reason(hass, user, request)) is not None:
             _LOGGER.info("Login of %s blocked: %s", user.name, refusal)
             raise LoginPageError(
-                LoginPageReason.ACCOUNT_DISABLED,
+                ACCOUNT_REFUSALS[refusal],
                 status=HTTPStatus.FORBIDDEN,
                 account=identity.display_name,
                 user_id=user.id,

@@ -8,7 +8,9 @@ upgrade that changes them fails one clearly named test instead of logins.
 tests/test_architecture.py keeps every other module off these internals.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
+from enum import StrEnum, auto
 from ipaddress import ip_address
 from typing import Any, cast
 
@@ -24,6 +26,8 @@ from homeassistant.components.http.auth_util import async_user_not_allowed_do_au
 from homeassistant.components.http.ban import process_success_login, process_wrong_login
 from homeassistant.core import HomeAssistant
 from multidict import MultiDict, MultiDictProxy
+
+_LOGGER = logging.getLogger(__name__)
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 type Interceptor = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -152,9 +156,37 @@ def count_successful_login(request: web.Request) -> None:
     process_success_login(request)
 
 
-def user_not_allowed_reason(hass: HomeAssistant, user: User, request: web.Request) -> str | None:
+class UserRefusal(StrEnum):
+    """Why Home Assistant's own login refuses a user here."""
+
+    INACTIVE = auto()
+    LOCAL_ONLY = auto()
+    LOCAL_ONLY_CLOUD = auto()
+    UNKNOWN = auto()
+
+
+# Home Assistant's reasons (components/http/auth_util.py, async_user_not_allowed_do_auth).
+# A local-only user whose address cannot be checked is refused like one from the internet.
+_USER_REFUSALS = {
+    "User is not active": UserRefusal.INACTIVE,
+    "User cannot authenticate remotely": UserRefusal.LOCAL_ONLY,
+    "Invalid remote IP": UserRefusal.LOCAL_ONLY,
+    "No request available to validate local access": UserRefusal.LOCAL_ONLY,
+    "User is local only": UserRefusal.LOCAL_ONLY_CLOUD,
+}
+
+
+def user_not_allowed_reason(
+    hass: HomeAssistant, user: User, request: web.Request
+) -> UserRefusal | None:
     """Return why Home Assistant's login would refuse `user` here (inactive, local only), if so."""
-    return async_user_not_allowed_do_auth(hass, user, request)
+    if (reason := async_user_not_allowed_do_auth(hass, user, request)) is None:
+        return None
+    if (refusal := _USER_REFUSALS.get(reason)) is None:
+        # A reason of a newer Home Assistant still refuses the login, with a general message.
+        _LOGGER.warning("Home Assistant refuses the login of %s: %s", user.name, reason)
+        return UserRefusal.UNKNOWN
+    return refusal
 
 
 def trusted_network_applies(hass: HomeAssistant, request: web.Request) -> bool:

@@ -13,8 +13,10 @@ from homeassistant.auth.const import GROUP_ID_ADMIN, GROUP_ID_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
+from custom_components.auth_oidc.browser_views import callback_failure
 from custom_components.auth_oidc.const import DOMAIN
-from custom_components.auth_oidc.oidc import discovery
+from custom_components.auth_oidc.login_page import LoginPageReason
+from custom_components.auth_oidc.oidc import ErrorCode, OIDCError, discovery
 from tests.fake_provider import FakeProvider, half_hash
 
 CLIENT_ID = "https://ha.example.com/"
@@ -372,3 +374,32 @@ async def test_eddsa_id_token_with_either_at_hash_digest_logs_in(
     claims = json.loads(base64.urlsafe_b64decode(id_token.split(".")[1] + "=="))
     access_token = provider.token_responses[0]["access_token"]
     assert claims["at_hash"] == half_hash(access_token, "EdDSA", digest_name)
+
+
+@pytest.mark.parametrize(
+    ("code", "provider_error", "reason", "status"),
+    [
+        (ErrorCode.PROVIDER_ERROR, "access_denied", LoginPageReason.ACCESS_DENIED, 400),
+        (ErrorCode.PROVIDER_ERROR, "server_error", LoginPageReason.PROVIDER_ERROR, 400),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "invalid_grant", LoginPageReason.VERIFICATION_FAILED, 400),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "invalid_client", LoginPageReason.CLIENT_REJECTED, 502),
+        (
+            ErrorCode.TOKEN_REQUEST_FAILED,
+            "unauthorized_client",
+            LoginPageReason.CLIENT_REJECTED,
+            502,
+        ),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "invalid_scope", LoginPageReason.CLIENT_REJECTED, 502),
+        (ErrorCode.TOKEN_REQUEST_FAILED, None, LoginPageReason.PROVIDER_UNAVAILABLE, 502),
+        (ErrorCode.TOKEN_REQUEST_FAILED, "server_error", LoginPageReason.PROVIDER_UNAVAILABLE, 502),
+        (ErrorCode.USERINFO_FAILED, None, LoginPageReason.PROVIDER_UNAVAILABLE, 502),
+        (ErrorCode.DISCOVERY_NOT_JSON, None, LoginPageReason.PROVIDER_UNAVAILABLE, 502),
+        (ErrorCode.ID_TOKEN_SIGNATURE, None, LoginPageReason.VERIFICATION_FAILED, 400),
+        (ErrorCode.CALLBACK_ISS, None, LoginPageReason.VERIFICATION_FAILED, 400),
+    ],
+)
+def test_a_refused_callback_gets_the_page_the_core_classifies_it_as(
+    code: ErrorCode, provider_error: str | None, reason: LoginPageReason, status: int
+) -> None:
+    page = callback_failure(OIDCError(code, provider_error=provider_error))
+    assert (page.reason, page.status) == (reason, status)

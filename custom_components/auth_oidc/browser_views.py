@@ -566,7 +566,7 @@ class CallbackView(HomeAssistantView):
             if not err.provider_unavailable:
                 # An outage is logged once by the health tracker, not per failed login.
                 _LOGGER.warning("Login at %s failed: %s (%s)", entry.title, err.code, err)
-            raise _verification_failure(err) from err
+            raise callback_failure(err) from err
         runtime.health.record_reachable()
         runtime.health.record_id_token_time(result.id_token_claims.get("iat"))
         runtime.health.record_callback_url(
@@ -600,7 +600,7 @@ class CallbackView(HomeAssistantView):
         return identity
 
 
-def _verification_failure(err: OIDCError) -> LoginPageError:
+def callback_failure(err: OIDCError) -> LoginPageError:
     """Return the page for a callback that the core refused, by the core's error code."""
     if err.code is ErrorCode.PROVIDER_ERROR:
         if err.provider_error == "access_denied":

@@ -106,10 +106,7 @@ from .settings import DeviceLoginMode
 
 _LOGGER = logging.getLogger(__name__)
 
-
 PENDING_COOKIE_MAX_AGE = 600
-
-
 # Without script, the waiting page reloads itself this often.
 DEVICE_REFRESH_SECONDS = 5
 

@@ -33,8 +33,6 @@ from .login_clients import ClaimInspection, ClientRequest, DeviceApproval, Login
 from .runtime import DATA_DOMAIN, OIDCConfigEntry, loaded_entries
 
 MAX_PARAM_LENGTH = 2048
-
-
 MAX_FORM_BYTES = 16 * 1024
 
 

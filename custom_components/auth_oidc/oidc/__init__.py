@@ -36,6 +36,7 @@ from .models import (
     LoginResult,
     LogoutToken,
     ProviderMetadata,
+    RefreshResult,
     TokenSet,
 )
 from .pkce import code_challenge_s256, generate_code_verifier, generate_nonce, generate_state
@@ -62,6 +63,7 @@ __all__ = [
     "OIDCError",
     "ProviderMetadata",
     "ProviderMetadataCache",
+    "RefreshResult",
     "TokenError",
     "TokenSet",
     "UserinfoError",

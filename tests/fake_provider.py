@@ -94,6 +94,7 @@ Observation
     token_requests            form fields, client auth method and auth header of each
                               token request.
     token_responses           JSON bodies of successful token responses.
+    refreshed_subjects        subject of each successful refresh grant, in order.
 """
 
 import asyncio
@@ -272,6 +273,7 @@ class FakeProvider:
         self.authorization_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, Any]] = []
         self.token_responses: list[dict[str, Any]] = []
+        self.refreshed_subjects: list[str] = []
 
         self._codes: dict[str, IssuedCode] = {}
         # Live refresh tokens and the subject and scope of their grant.
@@ -638,10 +640,11 @@ class FakeProvider:
             "scope": issued.scope,
         }
         if self.issue_refresh_tokens:
-            body["refresh_token"] = self._new_refresh_token(self.user["sub"], issued.scope)
+            body["refresh_token"] = self.issue_refresh_token(self.user["sub"], issued.scope)
         return self._token_body(body)
 
-    def _new_refresh_token(self, subject: str, scope: str) -> str:
+    def issue_refresh_token(self, subject: str, scope: str = "openid groups") -> str:
+        """Return a new live refresh token for `subject` (also for users who never logged in)."""
         refresh_token = secrets.token_urlsafe(32)
         self.refresh_tokens[refresh_token] = (subject, scope)
         return refresh_token
@@ -650,9 +653,10 @@ class FakeProvider:
         """Answer a refresh grant (RFC 6749 §6), rotating the token like Pocket ID."""
         presented = fields.get("refresh_token", "")
         grant = self.refresh_tokens.get(presented)
-        if grant is None or grant[0] in self.disabled_subjects or grant[0] != self.user["sub"]:
+        if grant is None or grant[0] in self.disabled_subjects:
             return web.json_response({"error": "invalid_grant"}, status=400)
         subject, scope = grant
+        self.refreshed_subjects.append(subject)
         access_token = secrets.token_urlsafe(32)
         self._access_tokens.add(access_token)
         body: dict[str, Any] = {
@@ -662,12 +666,13 @@ class FakeProvider:
             "scope": scope,
         }
         if self.refresh_id_token:
-            body["id_token"] = self.id_token_raw or self.mint_id_token(
-                nonce=None, access_token=access_token
-            )
+            claims = self.id_token_claims(nonce=None, access_token=access_token)
+            if "sub" not in self.id_token_claims_override:
+                claims["sub"] = subject
+            body["id_token"] = self.id_token_raw or self.sign(claims)
         if self.rotate_refresh_tokens:
             del self.refresh_tokens[presented]
-            body["refresh_token"] = self._new_refresh_token(subject, scope)
+            body["refresh_token"] = self.issue_refresh_token(subject, scope)
         return self._token_body(body)
 
     def _token_body(self, body: dict[str, Any]) -> web.StreamResponse:

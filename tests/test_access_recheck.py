@@ -1,4 +1,4 @@
-"""Integration tests: re-checking access at the provider ends or demotes sessions it no longer allows."""
+"""Integration tests: re-checking access at the provider ends or demotes what it disallows."""
 
 import json
 from collections.abc import Callable
@@ -195,7 +195,7 @@ async def test_kept_tokens_are_encrypted_at_rest(
     assert await store.async_token(harness.entry_id, USER["sub"]) == issued[-1]
     # A sealed token is bound to its slot: copied to another user, it does not open.
     sealed = hass_storage[TOKENS_STORAGE_KEY]["data"][harness.entry_id][USER["sub"]]
-    store._data[harness.entry_id]["someone-else"] = dict(sealed)  # noqa: SLF001
+    store._data[harness.entry_id]["someone-else"] = dict(sealed)
     assert await store.async_token(harness.entry_id, "someone-else") is None
 
 

@@ -36,6 +36,7 @@ from tests.fake_provider import FakeProvider
 
 RECHECK = {"recheck_access": True, "recheck_interval": 1}
 PERIOD = timedelta(minutes=1)
+SUBJECT = str(USER["sub"])
 
 
 async def make_harness(
@@ -89,7 +90,7 @@ async def test_user_disabled_at_the_provider_loses_their_sessions(
     assert alive(hass, second)
     assert not revoked
 
-    harness.provider.disabled_subjects.add(USER["sub"])
+    harness.provider.disabled_subjects.add(SUBJECT)
     await one_period_later(hass)
 
     assert not alive(hass, first)
@@ -130,7 +131,7 @@ async def test_user_removed_from_the_admin_group_is_demoted(
     await one_period_later(hass)
 
     assert alive(hass, session)
-    assert not user.is_admin
+    assert not (await logged_in_user(hass, session)).is_admin
     [event] = role_changes
     assert (event.data["old_role"], event.data["new_role"]) == ("admin", "user")
 
@@ -188,14 +189,14 @@ async def test_kept_tokens_are_encrypted_at_rest(
     raw = json.dumps(hass_storage[TOKENS_STORAGE_KEY])
     for token in issued:
         assert token not in raw
-    assert USER["sub"] in raw
+    assert SUBJECT in raw
     key_file = json.dumps(hass_storage[KEY_STORAGE_KEY])
     assert all(token not in key_file for token in issued)
     store = provider_token_store(hass)
-    assert await store.async_token(harness.entry_id, USER["sub"]) == issued[-1]
+    assert await store.async_token(harness.entry_id, SUBJECT) == issued[-1]
     # A sealed token is bound to its slot: copied to another user, it does not open.
-    sealed = hass_storage[TOKENS_STORAGE_KEY]["data"][harness.entry_id][USER["sub"]]
-    store._data[harness.entry_id]["someone-else"] = dict(sealed)
+    sealed = hass_storage[TOKENS_STORAGE_KEY]["data"][harness.entry_id][SUBJECT]
+    store._data[harness.entry_id]["someone-else"] = sealed.copy()
     assert await store.async_token(harness.entry_id, "someone-else") is None
 
 

@@ -36,7 +36,7 @@ async def refresh_error(client: OIDCClient, refresh_token: str, subject: str) ->
 async def test_login_keeps_the_refresh_token(client, provider) -> None:
     result = await login(client, provider)
     assert result.refresh_token == provider.token_responses[-1]["refresh_token"]
-    assert result.refresh_token not in repr(result)
+    assert str(result.refresh_token) not in repr(result)
 
 
 async def test_refresh_rotates_and_returns_current_groups(client, provider) -> None:

@@ -204,16 +204,7 @@ async def test_work_per_cycle_is_bounded(
     hass: HomeAssistant, harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(access_recheck, "MAX_CHECKS_PER_CYCLE", 3)
-    provider = harness.entry.runtime_data.provider
-    store = provider_token_store(hass)
-    for index in range(5):
-        subject = f"user-{index}"
-        credentials = provider.async_create_credentials({"sub": subject, "role": "user"})
-        user = await hass.auth.async_get_or_create_user(credentials)
-        await hass.auth.async_create_refresh_token(user, CLIENT_ID, credential=credentials)
-        await store.async_keep(
-            harness.entry_id, subject, harness.provider.issue_refresh_token(subject)
-        )
+    await sessions_for(hass, harness, 5)
     before = harness.provider.requests["token"]
 
     first = await recheck(harness).async_run_cycle()
@@ -225,6 +216,35 @@ async def test_work_per_cycle_is_bounded(
     assert len(set(refreshed[:3])) == 3
     # Least recently checked first: the second cycle reaches the two the first left out.
     assert set(refreshed[:3]) | set(refreshed[3:]) == {f"user-{index}" for index in range(5)}
+
+
+async def sessions_for(hass: HomeAssistant, harness: Harness, count: int) -> None:
+    """Give `count` provider users a Home Assistant session and a kept refresh token."""
+    provider = harness.entry.runtime_data.provider
+    store = provider_token_store(hass)
+    for index in range(count):
+        subject = f"user-{index}"
+        credentials = provider.async_create_credentials({"sub": subject, "role": "user"})
+        user = await hass.auth.async_get_or_create_user(credentials)
+        await hass.auth.async_create_refresh_token(user, CLIENT_ID, credential=credentials)
+        await store.async_keep(
+            harness.entry_id, subject, harness.provider.issue_refresh_token(subject)
+        )
+
+
+async def test_a_dead_provider_ends_the_cycle_early(hass: HomeAssistant, harness: Harness) -> None:
+    await sessions_for(hass, harness, 12)
+    harness.provider.down = True
+    before = harness.provider.requests["token"]
+
+    outcomes = await recheck(harness).async_run_cycle()
+
+    # Only the checks already under way when the first outage came back asked the provider.
+    asked = harness.provider.requests["token"] - before
+    assert asked <= access_recheck.CONCURRENT_CHECKS
+    assert outcomes["provider_down"] == asked
+    assert outcomes["skipped_provider_down"] == 12 - asked
+    assert not outcomes["revoked"]
 
 
 async def test_no_session_left_drops_the_token_without_asking_the_provider(

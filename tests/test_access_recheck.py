@@ -318,3 +318,24 @@ async def test_diagnostics_show_counts_and_never_a_token(
     for response in harness.provider.token_responses:
         assert response["refresh_token"] not in text
         assert response["access_token"] not in text
+
+
+async def test_provider_logout_forgets_the_token_so_other_sessions_stay(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    harness = await make_harness(
+        hass, hass_client_no_auth, provider, features={"end_provider_session": True}
+    )
+    kept = (await harness.login_ok())["refresh_token"]
+    leaving = (await harness.login_ok())["refresh_token"]
+    assert recheck(harness).tokens.count(harness.entry_id) == 1
+
+    # Logging out with the provider session too: the provider revokes its refresh token
+    # (Pocket ID does), which must not read as the user losing access.
+    response = await harness.client.post("/auth/revoke", data={"token": leaving})
+    assert response.status == 200
+    provider.refresh_tokens.clear()
+    await one_period_later(hass)
+
+    assert recheck(harness).tokens.count(harness.entry_id) == 0
+    assert alive(hass, kept)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from homeassistant.auth.models import User
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.core import CoreState, Event, HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -339,3 +340,20 @@ async def test_provider_logout_forgets_the_token_so_other_sessions_stay(
 
     assert recheck(harness).tokens.count(harness.entry_id) == 0
     assert alive(hass, kept)
+
+
+async def test_a_recheck_runs_once_home_assistant_has_started(
+    hass: HomeAssistant, harness: Harness
+) -> None:
+    session = (await harness.login_ok())["refresh_token"]
+    harness.provider.disabled_subjects.add(SUBJECT)
+    hass.set_state(CoreState.starting)
+    assert await hass.config_entries.async_reload(harness.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert alive(hass, session)  # not while Home Assistant is still starting
+
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert not alive(hass, session)

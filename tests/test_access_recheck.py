@@ -275,6 +275,7 @@ async def test_off_by_default_keeps_nothing(
     assert recheck(harness).tokens.count(harness.entry_id) == 0
     assert harness.provider.requests["token"] == 1
     assert TOKENS_STORAGE_KEY not in hass_storage
+    assert KEY_STORAGE_KEY not in hass_storage
 
 
 async def test_login_without_refresh_token_is_counted_not_logged(
@@ -357,3 +358,19 @@ async def test_a_recheck_runs_once_home_assistant_has_started(
     await hass.async_block_till_done(wait_background_tasks=True)
 
     assert not alive(hass, session)
+
+
+async def test_a_bad_answer_revokes_nothing_and_is_logged_once_per_round(
+    hass: HomeAssistant, harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await sessions_for(hass, harness, 3)
+    harness.provider.id_token_claims_override = {"aud": "another-client"}
+    revoked = collect(hass, EVENT_REVOKED)
+
+    outcomes = await recheck(harness).async_run_cycle()
+
+    assert outcomes == {"failed": 3}
+    assert not revoked
+    assert recheck(harness).tokens.count(harness.entry_id) == 3
+    [line] = [r.getMessage() for r in caplog.records if "Re-checking access" in r.getMessage()]
+    assert line.endswith("failed for 3 user(s): id_token_audience")

@@ -62,8 +62,9 @@ class AccessRecheck:
     logins_without_refresh_token: int = 0
     last_cycle: dict[str, int] = field(default_factory=dict)
     last_cycle_at: datetime | None = None
-    _running: bool = False
-    _provider_down: bool = False
+    _running: bool = field(default=False, init=False, repr=False)
+    _provider_down: bool = field(default=False, init=False, repr=False)
+    _failures: Counter[str] = field(default_factory=Counter, init=False, repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -96,6 +97,7 @@ class AccessRecheck:
             return outcomes
         self._running = True
         self._provider_down = False
+        self._failures.clear()
         try:
             logins = await self.tokens.async_logins(self.entry_id)
             limit = asyncio.Semaphore(CONCURRENT_CHECKS)
@@ -112,6 +114,14 @@ class AccessRecheck:
         self.last_cycle = dict(outcomes)
         self.last_cycle_at = dt_util.utcnow()
         _LOGGER.debug("Access re-check at %s: %s", self.name, self.last_cycle)
+        if self._failures:
+            # One line per round, not per user: nothing was revoked for these.
+            _LOGGER.warning(
+                "Re-checking access at %s failed for %d user(s): %s",
+                self.name,
+                sum(self._failures.values()),
+                ", ".join(sorted(self._failures)),
+            )
         return outcomes
 
     async def _async_check(self, subject: str) -> str:
@@ -165,6 +175,7 @@ class AccessRecheck:
         """Act on a failed refresh: revoke on invalid_grant, never on an outage."""
         if err.code == ErrorCode.TOKEN_REQUEST_FAILED and err.provider_error == "invalid_grant":
             # RFC 6749 §5.2: the grant is invalid, expired or revoked: the provider ended it.
+            self.health.record_reachable()
             await self._async_revoke(credentials, subject, "provider_refused")
             return "revoked"
         self.health.record_failure(err.code, err.provider_error)
@@ -172,7 +183,7 @@ class AccessRecheck:
             # A dead provider never revokes anything; the other users wait for the next cycle.
             self._provider_down = True
             return "provider_down"
-        _LOGGER.warning("Re-checking a user's access at %s failed: %s", self.name, err.code)
+        self._failures[err.code] += 1
         await self.tokens.async_mark_checked(self.entry_id, subject)
         return "failed"
 

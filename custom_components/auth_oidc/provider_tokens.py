@@ -63,26 +63,35 @@ class ProviderTokenStore:
             hass, STORAGE_VERSION, TOKENS_STORAGE_KEY, private=True, atomic_writes=True
         )
         self._lock = asyncio.Lock()
+        self._loaded = False
         self._cipher: AESGCM | None = None
         self._data: _TokensFile = {}
 
-    async def _async_ready(self) -> AESGCM:
-        """Load (or create) the key and the sealed tokens once."""
+    async def _async_loaded(self) -> None:
+        """Read the key (if one was made) and the sealed tokens once."""
+        async with self._lock:
+            if not self._loaded:
+                key_file = await self._key_store.async_load()
+                if key_file is not None:
+                    self._cipher = AESGCM(_unb64(key_file["key"]))
+                self._data = await self._store.async_load() or {}
+                self._loaded = True
+
+    async def _async_cipher(self) -> AESGCM:
+        """Return the cipher, making and saving the key the first time a token is kept."""
+        await self._async_loaded()
         async with self._lock:
             if self._cipher is None:
-                key_file = await self._key_store.async_load()
-                if key_file is None:
-                    key_file = {"key": _b64(AESGCM.generate_key(bit_length=256))}
-                    await self._key_store.async_save(key_file)
-                self._data = await self._store.async_load() or {}
-                self._cipher = AESGCM(_unb64(key_file["key"]))
+                key = AESGCM.generate_key(bit_length=256)
+                await self._key_store.async_save({"key": _b64(key)})
+                self._cipher = AESGCM(key)
             return self._cipher
 
     async def async_keep(
         self, entry_id: str, subject: str, refresh_token: str, *, save_now: bool = False
     ) -> None:
         """Seal and keep `subject`'s refresh token; save at once when a rotation spent the old."""
-        cipher = await self._async_ready()
+        cipher = await self._async_cipher()
         nonce = os.urandom(NONCE_BYTES)
         sealed = cipher.encrypt(nonce, refresh_token.encode(), _slot(entry_id, subject))
         self._data.setdefault(entry_id, {})[subject] = {
@@ -93,35 +102,34 @@ class ProviderTokenStore:
 
     async def async_token(self, entry_id: str, subject: str) -> str | None:
         """Return `subject`'s refresh token, or None when none is kept or it does not open."""
-        cipher = await self._async_ready()
+        await self._async_loaded()
         if (kept := self._data.get(entry_id, {}).get(subject)) is None:
             return None
-        try:
-            raw = _unb64(kept["token"])
-            opened = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _slot(entry_id, subject))
-        except InvalidTag, ValueError, binascii.Error:
-            # Another key (its file was replaced) or a damaged file: the token is useless.
+        opened = None
+        if self._cipher is not None:
+            opened = _open(self._cipher, kept["token"], _slot(entry_id, subject))
+        if opened is None:
+            # No key or another key (its file was replaced or lost), or a damaged file.
             await self.async_forget(entry_id, subject)
-            return None
-        return opened.decode()
+        return opened
 
     async def async_logins(self, entry_id: str) -> list[KeptLogin]:
         """Return the kept logins of a provider, least recently confirmed first."""
-        await self._async_ready()
+        await self._async_loaded()
         kept = self._data.get(entry_id, {})
         logins = [KeptLogin(subject, item["checked_at"]) for subject, item in kept.items()]
         return sorted(logins, key=lambda login: login.checked_at)
 
     async def async_mark_checked(self, entry_id: str, subject: str) -> None:
         """Note that `subject`'s access was just re-checked."""
-        await self._async_ready()
+        await self._async_loaded()
         if (kept := self._data.get(entry_id, {}).get(subject)) is not None:
             kept["checked_at"] = time.time()
             await self._async_save()
 
     async def async_forget(self, entry_id: str, subject: str) -> None:
         """Drop `subject`'s refresh token."""
-        await self._async_ready()
+        await self._async_loaded()
         if self._data.get(entry_id, {}).pop(subject, None) is not None:
             if not self._data[entry_id]:
                 del self._data[entry_id]
@@ -129,7 +137,7 @@ class ProviderTokenStore:
 
     async def async_forget_entry(self, entry_id: str) -> None:
         """Drop every refresh token of a provider."""
-        await self._async_ready()
+        await self._async_loaded()
         if self._data.pop(entry_id, None) is not None:
             await self._async_save(save_now=True)
 
@@ -149,6 +157,15 @@ def provider_token_store(hass: HomeAssistant) -> ProviderTokenStore:
     if (store := hass.data.get(DATA_TOKEN_STORE)) is None:
         store = hass.data[DATA_TOKEN_STORE] = ProviderTokenStore(hass)
     return store
+
+
+def _open(cipher: AESGCM, sealed: str, slot: bytes) -> str | None:
+    """Return the token sealed in `sealed` for `slot`, or None when it does not open."""
+    try:
+        raw = _unb64(sealed)
+        return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], slot).decode()
+    except InvalidTag, ValueError, binascii.Error:
+        return None
 
 
 def _slot(entry_id: str, subject: str) -> bytes:

@@ -23,6 +23,7 @@ from custom_components.auth_oidc.const import DOMAIN, EVENT_REVOKED, EVENT_ROLE_
 from custom_components.auth_oidc.provider_tokens import (
     KEY_STORAGE_KEY,
     TOKENS_STORAGE_KEY,
+    ProviderTokenStore,
     provider_token_store,
 )
 from tests.adversarial_support import (
@@ -193,8 +194,10 @@ async def test_kept_tokens_are_encrypted_at_rest(
     assert SUBJECT in raw
     key_file = json.dumps(hass_storage[KEY_STORAGE_KEY])
     assert all(token not in key_file for token in issued)
+    # What is on disk right after the round is the rotated token (the spent one is useless).
+    from_disk = ProviderTokenStore(hass)
+    assert await from_disk.async_token(harness.entry_id, SUBJECT) == issued[-1]
     store = provider_token_store(hass)
-    assert await store.async_token(harness.entry_id, SUBJECT) == issued[-1]
     # A sealed token is bound to its slot: copied to another user, it does not open.
     sealed = hass_storage[TOKENS_STORAGE_KEY]["data"][harness.entry_id][SUBJECT]
     store._data[harness.entry_id]["someone-else"] = sealed.copy()

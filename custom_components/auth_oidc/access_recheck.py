@@ -111,6 +111,8 @@ class AccessRecheck:
                     group.create_task(check(login.subject))
         finally:
             self._running = False
+            # Rotated tokens are written at once: a spent one kept on disk would read as revoked.
+            await self.tokens.async_flush()
         self.last_cycle = dict(outcomes)
         self.last_cycle_at = dt_util.utcnow()
         _LOGGER.debug("Access re-check at %s: %s", self.name, self.last_cycle)
@@ -143,10 +145,8 @@ class AccessRecheck:
             return await self._async_refused(credentials, subject, err)
         self.health.record_reachable()
         if result.refresh_token is not None:
-            # A rotated token replaces the spent one at once: losing it would read as revoked.
-            await self.tokens.async_keep(
-                self.entry_id, subject, result.refresh_token, save_now=True
-            )
+            # The rotated token replaces the spent one; the round ends with a flush.
+            await self.tokens.async_keep(self.entry_id, subject, result.refresh_token)
         else:
             await self.tokens.async_mark_checked(self.entry_id, subject)
         if result.claims is None:

@@ -64,6 +64,7 @@ class ProviderTokenStore:
         )
         self._lock = asyncio.Lock()
         self._loaded = False
+        self._dirty = False
         self._cipher: AESGCM | None = None
         self._data: _TokensFile = {}
 
@@ -87,10 +88,8 @@ class ProviderTokenStore:
                 self._cipher = AESGCM(key)
             return self._cipher
 
-    async def async_keep(
-        self, entry_id: str, subject: str, refresh_token: str, *, save_now: bool = False
-    ) -> None:
-        """Seal and keep `subject`'s refresh token; save at once when a rotation spent the old."""
+    async def async_keep(self, entry_id: str, subject: str, refresh_token: str) -> None:
+        """Seal and keep `subject`'s refresh token (saved within a second, or by a flush)."""
         cipher = await self._async_cipher()
         nonce = os.urandom(NONCE_BYTES)
         sealed = cipher.encrypt(nonce, refresh_token.encode(), _slot(entry_id, subject))
@@ -98,7 +97,7 @@ class ProviderTokenStore:
             "token": _b64(nonce + sealed),
             "checked_at": time.time(),
         }
-        await self._async_save(save_now=save_now)
+        await self._async_save()
 
     async def async_token(self, entry_id: str, subject: str) -> str | None:
         """Return `subject`'s refresh token, or None when none is kept or it does not open."""
@@ -145,11 +144,22 @@ class ProviderTokenStore:
         """Return how many logins of a provider have a kept token (0 before first use)."""
         return len(self._data.get(entry_id, {}))
 
+    async def async_flush(self) -> None:
+        """Write pending changes now (e.g. rotated tokens, whose old values are spent)."""
+        if self._dirty:
+            await self._async_save(save_now=True)
+
     async def _async_save(self, *, save_now: bool = False) -> None:
         if save_now:
+            self._dirty = False
             await self._store.async_save(self._data)
         else:
-            self._store.async_delay_save(lambda: self._data, SAVE_DELAY)
+            self._dirty = True
+            self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
+
+    def _data_to_save(self) -> _TokensFile:
+        self._dirty = False
+        return self._data
 
 
 def provider_token_store(hass: HomeAssistant) -> ProviderTokenStore:

@@ -39,6 +39,14 @@ Token endpoint
     token_response_remove     set of member names removed from the JSON response.
     id_token_raw              str served as the id_token instead of a minted one.
     access_token_lifetime     expires_in value.
+    issue_refresh_tokens      send a refresh_token with every code exchange, without
+                              offline_access, as Pocket ID does (default True).
+    rotate_refresh_tokens     a used refresh token is spent and a new one issued (default True).
+    refresh_id_token          the refresh grant returns a new ID token (default True); without
+                              one the client must ask UserInfo.
+    disabled_subjects         subjects whose refresh tokens are refused with invalid_grant (a
+                              user disabled or deleted at the provider).
+    down                      every endpoint answers 503 (the provider is down).
 
 ID token
     alg                       signing algorithm; chooses the key type (RSA 2048, EC, Ed25519,
@@ -86,6 +94,7 @@ Observation
     token_requests            form fields, client auth method and auth header of each
                               token request.
     token_responses           JSON bodies of successful token responses.
+    refreshed_subjects        subject of each successful refresh grant, in order.
 """
 
 import asyncio
@@ -229,6 +238,11 @@ class FakeProvider:
         self.token_response_remove: set[str] = set()
         self.id_token_raw: str | None = None
         self.access_token_lifetime = 3600
+        self.issue_refresh_tokens = True
+        self.rotate_refresh_tokens = True
+        self.refresh_id_token = True
+        self.disabled_subjects: set[str] = set()
+        self.down = False
 
         self.id_token_claims_override: dict[str, Any] = {}
         self.id_token_claims_remove: set[str] = set()
@@ -259,8 +273,11 @@ class FakeProvider:
         self.authorization_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, Any]] = []
         self.token_responses: list[dict[str, Any]] = []
+        self.refreshed_subjects: list[str] = []
 
         self._codes: dict[str, IssuedCode] = {}
+        # Live refresh tokens and the subject and scope of their grant.
+        self.refresh_tokens: dict[str, tuple[str, str]] = {}
         self._access_tokens: set[str] = set()
         self._key_index = 0
         self._published_old_keys: list[Key] = []
@@ -446,6 +463,8 @@ class FakeProvider:
     def _wrap(self, endpoint: str, handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             self.requests[endpoint] += 1
+            if self.down:
+                return web.json_response({"error": "temporarily_unavailable"}, status=503)
             if delay := self.response_delay.get(endpoint):
                 handler_task = asyncio.current_task()
                 assert handler_task is not None
@@ -598,6 +617,8 @@ class FakeProvider:
             return web.Response(body=self.token_response_override, content_type="application/json")
         if method is None:
             return web.json_response({"error": "invalid_client"}, status=401)
+        if fields.get("grant_type") == "refresh_token":
+            return self._refresh(fields)
         if fields.get("grant_type") != "authorization_code":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         issued = self._codes.pop(fields.get("code", ""), None)  # single use
@@ -618,7 +639,44 @@ class FakeProvider:
             or self.mint_id_token(nonce=issued.nonce, access_token=access_token),
             "scope": issued.scope,
         }
-        if self.token_response_override is not None:
+        if self.issue_refresh_tokens:
+            body["refresh_token"] = self.issue_refresh_token(self.user["sub"], issued.scope)
+        return self._token_body(body)
+
+    def issue_refresh_token(self, subject: str, scope: str = "openid groups") -> str:
+        """Return a new live refresh token for `subject` (also for users who never logged in)."""
+        refresh_token = secrets.token_urlsafe(32)
+        self.refresh_tokens[refresh_token] = (subject, scope)
+        return refresh_token
+
+    def _refresh(self, fields: Mapping[str, str]) -> web.StreamResponse:
+        """Answer a refresh grant (RFC 6749 §6), rotating the token like Pocket ID."""
+        presented = fields.get("refresh_token", "")
+        grant = self.refresh_tokens.get(presented)
+        if grant is None or grant[0] in self.disabled_subjects:
+            return web.json_response({"error": "invalid_grant"}, status=400)
+        subject, scope = grant
+        self.refreshed_subjects.append(subject)
+        access_token = secrets.token_urlsafe(32)
+        self._access_tokens.add(access_token)
+        body: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": self.access_token_lifetime,
+            "scope": scope,
+        }
+        if self.refresh_id_token:
+            claims = self.id_token_claims(nonce=None, access_token=access_token)
+            if "sub" not in self.id_token_claims_override:
+                claims["sub"] = subject
+            body["id_token"] = self.id_token_raw or self.sign(claims)
+        if self.rotate_refresh_tokens:
+            del self.refresh_tokens[presented]
+            body["refresh_token"] = self.issue_refresh_token(subject, scope)
+        return self._token_body(body)
+
+    def _token_body(self, body: dict[str, Any]) -> web.StreamResponse:
+        if isinstance(self.token_response_override, dict):
             body.update(self.token_response_override)
         for name in self.token_response_remove:
             body.pop(name, None)

@@ -1023,6 +1023,29 @@ async def test_options_offer_provider_logout_and_name_the_end_session_endpoint(
     assert suggested(result, "end_provider_session") is True
 
 
+async def test_options_turn_on_the_access_recheck_with_its_interval(
+    hass: HomeAssistant, provider: FakeProvider
+) -> None:
+    entry = (await create_entry(hass, {"base_url": provider.issuer}))["result"]
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested(result, "recheck_access") is False
+    assert suggested(result, "recheck_interval") == 15
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**ROLES, **LINKING, "recheck_access": True, "recheck_interval": 5.0},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    features = entry.runtime_data.settings.features
+    assert (features.recheck_access, features.recheck_interval) == (True, 5)
+    assert entry.options["features"]["recheck_interval"] == 5
+    assert entry.runtime_data.access_recheck is not None
+    assert entry.runtime_data.access_recheck.enabled
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested(result, "recheck_interval") == 5
+
+
 async def test_options_say_when_the_provider_has_no_end_session_endpoint(
     hass: HomeAssistant, provider: FakeProvider
 ) -> None:

@@ -23,6 +23,8 @@ def test_minimal_configuration_has_safe_defaults() -> None:
     assert settings.features == Features()
     assert settings.features.automatic_user_linking is False
     assert settings.features.automatic_person_creation is True
+    assert settings.features.recheck_access is False
+    assert settings.features.recheck_interval == 15
     assert settings.roles.admin == "admins"
     assert settings.roles.user is None
     assert settings.scopes == ("openid", "profile", "email", "groups")
@@ -48,6 +50,8 @@ def test_every_documented_yaml_key_is_accepted(tmp_path: Path) -> None:
                 "force_https": True,
                 "default_redirect": True,
                 "always_fetch_userinfo": True,
+                "recheck_access": True,
+                "recheck_interval": 5,
             },
             "claims": {"display_name": "nickname", "username": "email", "groups": "roles"},
             "roles": {"admin": "ha-admins", "user": "ha-users"},
@@ -59,6 +63,7 @@ def test_every_documented_yaml_key_is_accepted(tmp_path: Path) -> None:
     assert settings.scopes == ("openid", "profile", "email", "roles", "offline_access", "phone")
     assert settings.features.default_redirect
     assert settings.features.always_fetch_userinfo
+    assert (settings.features.recheck_access, settings.features.recheck_interval) == (True, 5)
     assert settings.claims.groups == "roles"
     assert (settings.roles.admin, settings.roles.user) == ("ha-admins", "ha-users")
     assert settings.network.tls_ca_path == str(ca_file)
@@ -147,6 +152,10 @@ def test_additional_scopes_as_string_and_groups_scope_disabled() -> None:
                 "network": {"tls_ca_path": "/nonexistent/ca.pem"},
             },
             "file not found",
+        ),
+        (
+            {"client_id": "ha", "discovery_url": DISCOVERY, "features": {"recheck_interval": 0}},
+            "recheck_interval",
         ),
         ({"client_id": "ha", "discovery_url": DISCOVERY, "unknown_key": 1}, "unknown_key"),
     ],

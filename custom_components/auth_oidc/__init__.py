@@ -16,6 +16,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.ssl import create_client_context
 
+from .access_recheck import async_setup_access_recheck
 from .browser_views import (
     CallbackView,
     InspectView,
@@ -45,6 +46,7 @@ from .pages import STATIC_DIR, STATIC_URL, PageRenderer
 from .person import async_create_person_for_new_user
 from .provider import OIDCAuthProvider
 from .provider_logout import LoggedOutView, revoke_interceptor
+from .provider_tokens import provider_token_store
 from .runtime import DATA_DOMAIN, DomainData, OIDCConfigEntry, OIDCRuntime
 from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
 
@@ -163,6 +165,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool
         create_internals_changed_issue(hass, f"auth provider registry: {err}")
         return False
     entry.async_on_unload(partial(unregister_provider, hass, provider))
+    await async_setup_access_recheck(hass, entry)
     # Never lock anyone out: a provider that is down now only shows on the welcome page.
     # Nothing here awaits the provider: the warm-up runs beside Home Assistant's start and is
     # cancelled on unload.
@@ -204,3 +207,8 @@ async def _async_check_provider(entry: OIDCConfigEntry, *, warm_up: bool = False
 async def async_unload_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool:
     """Unload the provider; the login pages fall back to Home Assistant's own login."""
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> None:
+    """Drop the provider refresh tokens kept for a removed provider."""
+    await provider_token_store(hass).async_forget_entry(entry.entry_id)

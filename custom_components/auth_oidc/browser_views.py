@@ -594,6 +594,8 @@ class CallbackView(HomeAssistantView):
             _LOGGER.warning("%s logged in without groups: %s", identity.display_name, problem)
         if runtime.settings.features.end_provider_session:
             runtime.id_token_hints.record(result.subject, result.id_token)
+        if runtime.access_recheck is not None:
+            await runtime.access_recheck.async_login(result.subject, result.refresh_token)
         return identity
 
 

@@ -28,6 +28,9 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -55,6 +58,7 @@ from .presets import PRESETS, Preset, PresetInputError, UrlField
 from .runtime import DATA_DOMAIN, loaded_entry
 from .settings import (
     DEFAULT_DEVICE_LOGIN,
+    DEFAULT_RECHECK_INTERVAL,
     SETTINGS_SCHEMA,
     DeviceLoginMode,
     Settings,
@@ -143,6 +147,12 @@ OPTIONS_SCHEMA: Final = ROLES_SCHEMA.extend(
         **LINKING_SCHEMA.schema,
         vol.Optional("force_https", default=False): _BOOLEAN,
         vol.Optional("end_provider_session", default=False): _BOOLEAN,
+        vol.Optional("recheck_access", default=False): _BOOLEAN,
+        vol.Optional("recheck_interval", default=DEFAULT_RECHECK_INTERVAL): NumberSelector(
+            NumberSelectorConfig(
+                min=1, max=1440, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
+            )
+        ),
         vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): SelectSelector(
             SelectSelectorConfig(
                 options=[mode.value for mode in DeviceLoginMode],
@@ -343,6 +353,8 @@ def _form_values(settings: Settings) -> dict[str, Any]:
         "default_redirect": settings.features.default_redirect,
         "force_https": settings.features.force_https,
         "end_provider_session": settings.features.end_provider_session,
+        "recheck_access": settings.features.recheck_access,
+        "recheck_interval": settings.features.recheck_interval,
         "device_login": settings.features.device_login.value,
     }
     return {key: value for key, value in values.items() if value is not None}
@@ -756,6 +768,8 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
             options["features"] = _features(current["features"], user_input) | {
                 "force_https": user_input["force_https"],
                 "end_provider_session": user_input["end_provider_session"],
+                "recheck_access": user_input["recheck_access"],
+                "recheck_interval": user_input["recheck_interval"],
                 "device_login": user_input["device_login"],
                 "include_groups_scope": bool(options["groups_scope"]),
             }

@@ -47,6 +47,9 @@ async def async_get_config_entry_diagnostics(
             for provider in hass.auth.auth_providers
         ],
         "health": runtime.health.summary(),
+        "access_recheck": None
+        if runtime.access_recheck is None
+        else runtime.access_recheck.summary(),
         "versions": {
             "auth_oidc": str(integration.version),
             "home_assistant": ha_version,

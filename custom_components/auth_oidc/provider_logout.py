@@ -86,6 +86,10 @@ async def revoke_interceptor(request: web.Request, original: Handler) -> web.Str
         provider_session_ended=ends_provider_session,
     )
     if ends_provider_session:
+        # The provider's logout revokes the refresh token: a later re-check must not read that
+        # as the user losing access and end their other sessions.
+        if entry.runtime_data.access_recheck is not None:
+            await entry.runtime_data.access_recheck.async_forget(subject)
         response.set_cookie(
             PENDING_LOGOUT_COOKIE,
             hass.data[DATA_DOMAIN].pending_logouts.add(entry.entry_id, subject),

@@ -6,6 +6,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.util.hass_dict import HassKey
 
+from .access_recheck import AccessRecheck
 from .const import DOMAIN
 from .device_login import DeviceLoginStore
 from .health import ProviderHealth
@@ -28,6 +29,7 @@ class OIDCRuntime:
     sessions: SessionIndex = field(default_factory=SessionIndex)
     seen_logout_tokens: SeenLogoutTokens = field(default_factory=SeenLogoutTokens)
     id_token_hints: IdTokenHints = field(default_factory=IdTokenHints)
+    access_recheck: AccessRecheck | None = None
 
 
 type OIDCConfigEntry = ConfigEntry[OIDCRuntime]

@@ -27,6 +27,7 @@ class DeviceLoginMode(StrEnum):
 
 # RFC 8628 §5.4 (remote phishing): by default only a device on the home network may wait.
 DEFAULT_DEVICE_LOGIN = DeviceLoginMode.LOCAL
+DEFAULT_RECHECK_INTERVAL = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class Features:
     # False: ask the UserInfo endpoint only when the ID token lacks a configured claim.
     always_fetch_userinfo: bool = False
     end_provider_session: bool = False
+    recheck_access: bool = False
+    recheck_interval: int = DEFAULT_RECHECK_INTERVAL  # minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,10 @@ FEATURES_SCHEMA = vol.Schema(
         vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): _device_login_mode,
         vol.Optional("always_fetch_userinfo", default=False): bool,
         vol.Optional("end_provider_session", default=False): bool,
+        vol.Optional("recheck_access", default=False): bool,
+        vol.Optional("recheck_interval", default=DEFAULT_RECHECK_INTERVAL): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=1440)
+        ),
     }
 )
 CLAIMS_SCHEMA = vol.Schema(

@@ -421,6 +421,7 @@ class TestTokenEndpoint:
     async def test_malformed_optional_members_are_dropped(
         self, client, provider, expires_in
     ) -> None:
+        provider.issue_refresh_tokens = False
         provider.token_response_override = {"expires_in": expires_in, "scope": 7}
         request = await client.start_authorization(REDIRECT_URI)
         query = await provider.authorize(request.url)

@@ -564,6 +564,28 @@ async function runFor(alg, portMode, options = {}) {
       assert(ok.code, 'alice gets a code');
     });
 
+    await check(P('refresh tokens rotate; a disabled user gets invalid_grant'), async () => {
+      const refresh = (token) => http(`${issuer}/api/oidc/token`, {
+        method: 'POST',
+        form: { grant_type: 'refresh_token', refresh_token: token, client_id: 'home-assistant' },
+      });
+      const login = await authorize(issuer, { username: 'bob', password: 'bob-password', expectLoginPage: true });
+      const first = (await exchange(issuer, login)).json.refresh_token;
+      const rotated = await refresh(first);
+      assertEq(rotated.status, 200, `refresh ${rotated.text}`);
+      assert(rotated.json.refresh_token && rotated.json.refresh_token !== first, 'rotated');
+      const spent = await refresh(first);
+      assertEq([spent.status, spent.json?.error], [400, 'invalid_grant'], 'spent token');
+
+      const off = await http(`${issuer}/test/users/bob`, { method: 'POST', json: { disabled: true } });
+      assertEq([off.status, off.json.disabled], [200, true], 'disable');
+      const refused = await refresh(rotated.json.refresh_token);
+      assertEq([refused.status, refused.json?.error], [400, 'invalid_grant'], 'disabled user');
+      const bad = await http(`${issuer}/test/users/bob`, { method: 'POST', json: { disabled: 'yes' } });
+      assertEq(bad.status, 400, 'disabled must be a boolean');
+      await http(`${issuer}/test/users/bob`, { method: 'POST', json: { disabled: false } });
+    });
+
     await check(P('/test/users changes the groups claim on next login'), async () => {
       const jar = new Jar();
       const first = await authorize(issuer, { username: 'bob', password: 'bob-password', jar, expectLoginPage: true });

@@ -349,7 +349,9 @@ function errorPage(error, description) {
 
 async function findAccount(_ctx, sub) {
   const user = userBySub(sub);
-  if (!user) return undefined;
+  // A disabled user is unknown: the refresh grant then answers invalid_grant, as Pocket ID
+  // does for a disabled or deleted user.
+  if (!user || user.disabled) return undefined;
   return {
     accountId: sub,
     // Read the user at claim time so runtime changes (/test/users) show up
@@ -469,6 +471,9 @@ function buildProvider(issuer, port) {
       required: (_ctx, client) => client.clientAuthMethod === 'none' || client.pkce_required === true,
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Pocket ID issues a refresh token with every code (no offline_access needed) and
+    // rotates it at every use.
+    rotateRefreshToken: true,
     routes: {
       authorization: '/authorize',
       token: '/api/oidc/token',
@@ -642,7 +647,7 @@ async function handleInteraction(req, res, uid, action) {
       return;
     }
     const user = users.get(form.username || '');
-    const ok = user && typeof user.password === 'string' && typeof form.password === 'string'
+    const ok = user && !user.disabled && typeof user.password === 'string' && typeof form.password === 'string'
       && user.password.length === form.password.length
       && crypto.timingSafeEqual(Buffer.from(user.password), Buffer.from(form.password));
     if (!ok) {
@@ -705,6 +710,13 @@ async function handleControl(req, res, pathname) {
           return;
         }
         user.groups = [...body.groups];
+      }
+      if (body.disabled !== undefined) {
+        if (typeof body.disabled !== 'boolean') {
+          sendJson(res, 400, { error: 'disabled must be a boolean' });
+          return;
+        }
+        user.disabled = body.disabled;
       }
       for (const key of ['name', 'email', 'email_verified', 'password', 'given_name', 'family_name']) {
         if (body[key] !== undefined) user[key] = body[key] === null ? undefined : body[key];

@@ -37,6 +37,7 @@ from .models import (
     LoginResult,
     LogoutToken,
     ProviderMetadata,
+    RefreshResult,
     TokenSet,
 )
 from .pkce import code_challenge_s256, generate_code_verifier, generate_nonce, generate_state
@@ -63,6 +64,7 @@ __all__ = [
     "OIDCError",
     "ProviderMetadata",
     "ProviderMetadataCache",
+    "RefreshResult",
     "TokenError",
     "TokenSet",
     "UserinfoError",

@@ -15,7 +15,14 @@ from multidict import MultiMapping
 
 from ._json import JSONObjectError, loads_object
 from .discovery import ProviderMetadataCache
-from .errors import CallbackError, DiscoveryError, ErrorCode, TokenError, UserinfoError
+from .errors import (
+    CallbackError,
+    DiscoveryError,
+    ErrorCode,
+    IDTokenError,
+    TokenError,
+    UserinfoError,
+)
 from .http import (
     DEFAULT_TIMEOUT,
     FailureCodes,
@@ -32,6 +39,7 @@ from .models import (
     LoginResult,
     LogoutToken,
     ProviderMetadata,
+    RefreshResult,
     TokenSet,
 )
 from .pkce import code_challenge_s256, generate_code_verifier, generate_nonce, generate_state
@@ -233,10 +241,6 @@ class OIDCClient:
 
     async def exchange_code(self, code: str, request: AuthorizationRequest) -> TokenSet:
         """Redeem the authorization code at the token endpoint."""
-        metadata = await self.metadata()
-        method = self._token_auth_method(metadata)
-        client_id = self._settings.client_id
-        secret = self._settings.client_secret
         form = {
             # RFC 6749 §4.1.3: the redirect_uri must repeat the authorization request's.
             "grant_type": "authorization_code",
@@ -246,6 +250,76 @@ class OIDCClient:
         if request.code_verifier is not None:
             # RFC 7636 §4.5: prove possession of the verifier behind the code challenge.
             form["code_verifier"] = request.code_verifier
+        document = await self._token_request(form, "Redeeming authorization code")
+        return _parse_token_response(document)
+
+    async def refresh(self, refresh_token: str, *, subject: str) -> RefreshResult:
+        """Use a refresh token and return the user's current claims (RFC 6749 §6).
+
+        The claims come from the new ID token, completed by UserInfo as at login; they are
+        None when the provider sent no ID token and has no UserInfo endpoint. Errors keep the
+        provider's RFC 6749 §5.2 code: `invalid_grant` means the grant is no longer valid.
+        """
+        metadata = await self.metadata()
+        # RFC 6749 §6: no scope parameter, so the scope of the original grant is kept.
+        document = await self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            "Refreshing tokens",
+        )
+        access_token = _bearer_access_token(document)
+        raw_id_token = document.get("id_token")
+        claims: dict[str, object] = {}
+        decidable = False
+        if isinstance(raw_id_token, str) and raw_id_token:
+            id_token_claims = await validate_id_token(
+                raw_id_token,
+                jwks=self._jwks_cache(metadata),
+                metadata=metadata,
+                settings=self._settings,
+                # OIDC Core 1.0 §12.2: a refreshed ID token need not carry the nonce; it
+                # comes straight from the token endpoint over TLS, as at the code exchange.
+                expected_nonce=None,
+                now=self._clock(),
+                access_token=access_token,
+            )
+            # OIDC Core 1.0 §12.2: iss (checked above) and sub must be those of the login.
+            if id_token_claims.get("sub") != subject:
+                raise IDTokenError(
+                    ErrorCode.ID_TOKEN_SUB, "refreshed ID token names another subject"
+                )
+            claims.update(id_token_claims)
+            decidable = True
+        elif raw_id_token is not None:
+            raise TokenError(ErrorCode.TOKEN_RESPONSE_INVALID, "id_token is not a string")
+        if self._needs_userinfo(claims) and metadata.userinfo_endpoint is not None:
+            userinfo = await self.fetch_userinfo(access_token)
+            # OIDC Core 1.0 §5.3.2: UserInfo sub must exactly match the login's sub.
+            if userinfo.get("sub") != subject:
+                raise UserinfoError(
+                    ErrorCode.USERINFO_SUB_MISMATCH, "UserInfo sub differs from the login's sub"
+                )
+            claims.update(
+                (name, value)
+                for name, value in userinfo.items()
+                if name not in ID_TOKEN_ONLY_CLAIMS or name == "sub"
+            )
+            decidable = True
+        new_refresh_token = document.get("refresh_token")
+        return RefreshResult(
+            subject=subject,
+            claims=MappingProxyType(claims) if decidable else None,
+            # RFC 6749 §6: a new refresh token replaces the old one; without one, keep it.
+            refresh_token=new_refresh_token
+            if isinstance(new_refresh_token, str) and new_refresh_token
+            else None,
+        )
+
+    async def _token_request(self, form: dict[str, str], purpose: str) -> dict[str, object]:
+        """POST a grant to the token endpoint with the client's authentication."""
+        metadata = await self.metadata()
+        method = self._token_auth_method(metadata)
+        client_id = self._settings.client_id
+        secret = self._settings.client_secret
         headers: dict[str, str] = {}
         if method == "none" or secret is None:
             form["client_id"] = client_id
@@ -254,8 +328,8 @@ class OIDCClient:
         else:
             form["client_id"] = client_id
             form["client_secret"] = secret
-        _LOGGER.debug("Redeeming authorization code at %s (%s)", metadata.token_endpoint, method)
-        # RFC 9700 §4.12: the code and credentials must never follow a (307) redirect.
+        _LOGGER.debug("%s at %s (%s)", purpose, metadata.token_endpoint, method)
+        # RFC 9700 §4.12: the grant and credentials must never follow a (307) redirect.
         response = await send_request(
             self._session,
             "POST",
@@ -268,7 +342,7 @@ class OIDCClient:
         )
         if not response.ok:
             raise _token_error(response)
-        return _parse_token_response(decode_json_object(response, _TOKEN_FAILURES))
+        return decode_json_object(response, _TOKEN_FAILURES)
 
     async def fetch_userinfo(self, access_token: str) -> dict[str, object]:
         """Return the UserInfo claims for the access token (OIDC Core 1.0 §5.3)."""
@@ -337,6 +411,7 @@ class OIDCClient:
             claims=MappingProxyType(claims),
             id_token_claims=MappingProxyType(id_token_claims),
             id_token=tokens.id_token,
+            refresh_token=tokens.refresh_token,
         )
 
     def _needs_userinfo(self, id_token_claims: Mapping[str, object]) -> bool:
@@ -426,16 +501,22 @@ def _token_error(response: HTTPResponse) -> TokenError:
     )
 
 
-def _parse_token_response(document: Mapping[str, object]) -> TokenSet:
-    """Validate a successful token response (RFC 6749 §5.1, OIDC Core 1.0 §3.1.3.3)."""
+def _bearer_access_token(document: Mapping[str, object]) -> str:
+    """Return the access token of a successful token response (RFC 6749 §5.1)."""
     access_token = document.get("access_token")
     token_type = document.get("token_type")
-    id_token = document.get("id_token")
     if not isinstance(access_token, str) or not access_token:
         raise TokenError(ErrorCode.TOKEN_RESPONSE_INVALID, "access_token is missing")
     # OIDC Core 1.0 §3.1.3.3: token_type MUST be Bearer (compared case-insensitively).
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise TokenError(ErrorCode.TOKEN_RESPONSE_INVALID, "token_type is not Bearer")
+    return access_token
+
+
+def _parse_token_response(document: Mapping[str, object]) -> TokenSet:
+    """Validate a successful token response (RFC 6749 §5.1, OIDC Core 1.0 §3.1.3.3)."""
+    access_token = _bearer_access_token(document)
+    id_token = document.get("id_token")
     # OIDC Core 1.0 §3.1.3.3: the response must carry an ID token.
     if not isinstance(id_token, str) or not id_token:
         raise TokenError(ErrorCode.TOKEN_RESPONSE_INVALID, "id_token is missing")
@@ -444,7 +525,7 @@ def _parse_token_response(document: Mapping[str, object]) -> TokenSet:
     scope = document.get("scope")
     return TokenSet(
         access_token=access_token,
-        token_type=token_type,
+        token_type=str(document["token_type"]),
         id_token=id_token,
         expires_in=expires_in if type(expires_in) is int else None,
         refresh_token=refresh_token if isinstance(refresh_token, str) else None,

@@ -74,7 +74,7 @@ async def validate_id_token(
     jwks: JWKSCache,
     metadata: ProviderMetadata,
     settings: ClientSettings,
-    expected_nonce: str,
+    expected_nonce: str | None,
     now: float,
     leeway: float = DEFAULT_LEEWAY,
     max_iat_age: float = DEFAULT_MAX_IAT_AGE,
@@ -84,6 +84,7 @@ async def validate_id_token(
 
     Tokens whose header carries `jku`, `x5u` or `jwk` are refused outright rather than
     having those members ignored: no legitimate provider needs them on an ID token.
+    `expected_nonce` is None only for an ID token from a refresh grant (OIDC Core 1.0 §12.2).
     """
     claims, alg, key = await _verified_jws(raw, jwks=jwks, metadata=metadata, settings=settings)
     _check_claims(
@@ -191,7 +192,7 @@ def _check_claims(
     *,
     issuer: str,
     client_id: str,
-    expected_nonce: str,
+    expected_nonce: str | None,
     now: float,
     leeway: float,
     max_iat_age: float,
@@ -232,8 +233,10 @@ def _check_claims(
 
     nonce = claims.get("nonce")
     # OIDC Core 1.0 §3.1.3.7 step 11: nonce must equal the value sent in the request.
-    if not isinstance(nonce, str) or not hmac.compare_digest(
-        nonce.encode(), expected_nonce.encode()
+    # §12.2: a refreshed ID token comes from no authorization request, so it has none to match.
+    if expected_nonce is not None and (
+        not isinstance(nonce, str)
+        or not hmac.compare_digest(nonce.encode(), expected_nonce.encode())
     ):
         raise IDTokenError(ErrorCode.ID_TOKEN_NONCE, "nonce does not match the request")
 

@@ -125,3 +125,16 @@ class LoginResult:
     id_token_claims: Mapping[str, object]
     # The raw ID token, kept only as a later logout's `id_token_hint`; never logged.
     id_token: str = field(repr=False)
+    # The provider's refresh token, if it issued one; never logged.
+    refresh_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """A successful refresh grant (RFC 6749 §6) and the user's current claims."""
+
+    subject: str
+    # None: no new ID token and no UserInfo endpoint, so nothing about the user is known.
+    claims: Mapping[str, object] | None
+    # The rotated refresh token; None means the old one stays valid (RFC 6749 §6).
+    refresh_token: str | None = field(repr=False)

@@ -24,7 +24,7 @@ from typing import Final
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
-from .const import DOMAIN
+from .const import DOMAIN, issue_id
 from .oidc import ErrorCode
 
 _LOGGER = logging.getLogger(__name__)
@@ -207,11 +207,6 @@ def is_outage(code: str, provider_error: str | None = None) -> bool:
     if code == ErrorCode.TOKEN_REQUEST_FAILED:
         return provider_error not in REFUSAL_ERRORS
     return code in UNAVAILABLE_CODES
-
-
-def issue_id(kind: str, entry_id: str | None = None) -> str:
-    """Return the repair issue id of `kind`, per config entry when it names one."""
-    return kind if entry_id is None else f"{kind}_{entry_id}"
 
 
 def delete_issue(hass: HomeAssistant, kind: str, entry_id: str | None = None) -> None:

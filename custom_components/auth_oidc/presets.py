@@ -4,7 +4,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from .oidc import WELL_KNOWN_PATH
@@ -88,6 +88,18 @@ class Preset:
     def suggested_admin_group(self, discovery_url: str) -> str:
         """Return the suggested administrator group for a provider at `discovery_url`."""
         return self.admin_group.replace("{host}", urlsplit(discovery_url).hostname or "")
+
+    def suggested_settings(self, discovery_url: str) -> dict[str, Any]:
+        """Return this preset's suggestions in the settings shape (settings.py)."""
+        return {
+            "groups_scope": self.groups_scope,
+            "claims": {
+                "groups": self.groups_claim,
+                "display_name": self.display_name_claim,
+                "username": self.username_claim,
+            },
+            "roles": {"admin": self.suggested_admin_group(discovery_url)},
+        }
 
 
 def _normalize(field: UrlField, raw: str) -> str:

@@ -39,6 +39,7 @@ from .models import (
     TokenSet,
 )
 from .pkce import code_challenge_s256, generate_code_verifier, generate_nonce, generate_state
+from .probe import ProbeResult, probe_provider
 
 __all__ = [
     "ASYMMETRIC_ALGS",
@@ -60,6 +61,7 @@ __all__ = [
     "LogoutToken",
     "OIDCClient",
     "OIDCError",
+    "ProbeResult",
     "ProviderMetadata",
     "ProviderMetadataCache",
     "TokenError",
@@ -74,6 +76,7 @@ __all__ = [
     "issuer_from_discovery_url",
     "parse_jwks",
     "parse_provider_metadata",
+    "probe_provider",
     "validate_id_token",
     "validate_logout_token",
 ]

@@ -57,6 +57,7 @@ from .oidc import (
 )
 from .presets import PRESETS, Preset, PresetInputError, UrlField
 from .settings import (
+    DEFAULTS,
     ENTRY_VERSION,
     SETTINGS_SCHEMA,
     DeviceLoginMode,
@@ -165,7 +166,7 @@ OPTIONS_SCHEMA: Final = vol.Schema(
     }
 )
 # Until a step has suggestions of its own, forms show the settings' defaults.
-DEFAULT_SUGGESTIONS: Final = config_from_settings(Settings(client_id="", discovery_url=""))
+DEFAULT_SUGGESTIONS: Final = config_from_settings(DEFAULTS)
 
 
 class LoadedProvider(Protocol):

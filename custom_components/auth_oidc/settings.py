@@ -142,15 +142,8 @@ class Settings:
         )
 
 
+# Every default in one object: the schema's top-level defaults and the forms' first suggestions.
 DEFAULTS: Final = Settings(client_id="", discovery_url="")
-# The nested groups of keys: YAML blocks, form sections and stored dicts alike.
-SECTIONS: Final[Mapping[str, type[Any]]] = {
-    "features": Features,
-    "claims": ClaimNames,
-    "roles": Roles,
-    "network": Network,
-    "provider": ProviderFacts,
-}
 DATA_KEYS: Final = (
     "client_id",
     "client_secret",
@@ -234,6 +227,7 @@ def _section_schema(cls: type[Any], **validators: Callable[[Any], Any] | type) -
     return vol.Schema(markers)
 
 
+# The nested groups of keys: YAML blocks, form sections and stored dicts alike.
 SECTION_SCHEMAS: Final[Mapping[str, vol.Schema]] = {
     "features": _section_schema(Features, device_login=_device_login_mode),
     "claims": _section_schema(
@@ -369,7 +363,7 @@ def with_changes(config: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[
     """Return `config` with `changes` applied; a changed section keeps its other keys."""
     merged = dict(config)
     for key, value in changes.items():
-        if key in SECTIONS and isinstance(value, Mapping):
+        if key in SECTION_SCHEMAS and isinstance(value, Mapping):
             merged[key] = {**merged.get(key, {}), **value}
         else:
             merged[key] = value

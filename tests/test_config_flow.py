@@ -33,7 +33,7 @@ from custom_components.auth_oidc.config_flow import (
     UNUSABLE,
 )
 from custom_components.auth_oidc.const import DOMAIN
-from custom_components.auth_oidc.oidc import DiscoveryError, ErrorCode, probe
+from custom_components.auth_oidc.oidc import WELL_KNOWN_PATH, DiscoveryError, ErrorCode, probe
 from custom_components.auth_oidc.presets import PRESETS
 from custom_components.auth_oidc.settings import (
     ENTRY_VERSION,
@@ -1057,6 +1057,26 @@ async def test_options_say_when_the_provider_has_no_end_session_endpoint(
     placeholders = result["description_placeholders"]
     assert placeholders is not None
     assert placeholders["end_session_endpoint"] == "—"
+
+
+async def test_options_of_an_entry_that_is_not_loaded_offer_no_test_login(
+    hass: HomeAssistant,
+) -> None:
+    data, options = split_config(
+        SETTINGS_SCHEMA(
+            {"client_id": "ha", "discovery_url": "https://id.example.com" + WELL_KNOWN_PATH}
+        )
+    )
+    entry = MockConfigEntry(domain=DOMAIN, version=ENTRY_VERSION, data=data, options=options)
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert_translated(result, "options")
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    # No grant: the claim inspector needs the loaded provider.
+    assert placeholders["inspect_url"] == "/auth/oidc/inspect"
+    assert placeholders["end_session_endpoint"] == "—"
+    assert suggested(result, "roles.admin") == "admins"
 
 
 async def test_reconfigure_changes_client_and_reloads(

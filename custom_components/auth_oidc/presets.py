@@ -8,6 +8,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from .oidc import WELL_KNOWN_PATH
+from .settings import DEFAULTS
 
 GUIDE_BASE_URL: Final = "https://github.com/auth-oidc/auth_oidc/blob/main/docs/providers/"
 ENTRA_LOGIN_HOST: Final = "https://login.microsoftonline.com"
@@ -62,10 +63,10 @@ class Preset:
     # Suggested administrator group; "{host}" becomes the provider's host name.
     admin_group: str
     # Scope that makes the provider send groups; "" requests none.
-    groups_scope: str = "groups"
-    groups_claim: str = "groups"
-    display_name_claim: str = "name"
-    username_claim: str = "preferred_username"
+    groups_scope: str = DEFAULTS.groups_scope
+    groups_claim: str = DEFAULTS.claims.groups
+    display_name_claim: str = DEFAULTS.claims.display_name
+    username_claim: str = DEFAULTS.claims.username
 
     @property
     def guide_url(self) -> str:

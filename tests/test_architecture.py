@@ -6,6 +6,7 @@
   pins each use; the few other exceptions are listed below with their reason.
 - Only hass_auth.py reaches into private attributes of Home Assistant's objects.
 - No module imports a `_private` name of another module of ours.
+- The config flow imports only constants, settings, presets, the TLS helper and the core.
 """
 
 import ast
@@ -195,6 +196,15 @@ def test_hass_auth_is_where_the_internals_are() -> None:
         "homeassistant.auth.providers.trusted_networks",
         "homeassistant.components.onboarding",
     } <= internals
+
+
+def test_config_flow_imports_only_constants_settings_presets_tls_and_the_core() -> None:
+    ours = {
+        item.module.split(".")[0] or item.name or ""
+        for item in imports_of(PACKAGE / "config_flow.py")
+        if item.level
+    }
+    assert ours == {"const", "oidc", "presets", "settings", "tls"}
 
 
 @pytest.mark.parametrize("path", MODULES, ids=relative_name)

@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from homeassistant.config_entries import SOURCE_IMPORT, SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.selector import SelectSelector
 from homeassistant.setup import async_setup_component
@@ -33,12 +33,15 @@ from custom_components.auth_oidc.config_flow import (
     UNUSABLE,
 )
 from custom_components.auth_oidc.const import DOMAIN
-from custom_components.auth_oidc.oidc import DiscoveryError, ErrorCode
+from custom_components.auth_oidc.oidc import WELL_KNOWN_PATH, DiscoveryError, ErrorCode, probe
 from custom_components.auth_oidc.presets import PRESETS
 from custom_components.auth_oidc.settings import (
+    ENTRY_VERSION,
     SETTINGS_SCHEMA,
     DeviceLoginMode,
     settings_from_config,
+    settings_from_entry,
+    split_config,
 )
 from tests.fake_provider import FakeProvider
 from tests.oidc.support import self_signed_tls
@@ -52,17 +55,14 @@ LANGUAGES = ("en", "de", "nl", "fr", "es")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 SECRET = "fake-client-secret-0123456789-abcdefghij"
-ROLES = {
-    "admin_group": "admins",
-    "groups_claim": "groups",
-    "groups_scope": "groups",
-    "display_name_claim": "name",
-    "username_claim": "preferred_username",
-}
+CLAIMS = {"groups": "groups", "display_name": "name", "username": "preferred_username"}
+ROLES = {"roles": {"admin": "admins"}, "groups_scope": "groups", "claims": CLAIMS}
 LINKING = {
-    "automatic_user_linking": False,
-    "automatic_person_creation": True,
-    "default_redirect": False,
+    "features": {
+        "automatic_user_linking": False,
+        "automatic_person_creation": True,
+        "default_redirect": False,
+    }
 }
 
 
@@ -172,16 +172,7 @@ def assert_translated(result: Any, section: str = "config") -> None:
     step = strings["step"][result["step_id"]]
     placeholders = result.get("description_placeholders") or {}
     texts = [step["title"], step.get("description", "")]
-    for key in result["data_schema"].schema:
-        assert str(key) in step["data"], f"{result['step_id']}: label for {key}"
-        assert str(key) in step["data_description"], f"{result['step_id']}: description of {key}"
-        selector = result["data_schema"].schema[key]
-        if isinstance(selector, SelectSelector) and (
-            name := selector.config.get("translation_key")
-        ):
-            options = STRINGS["selector"][name]["options"]
-            assert set(selector.config["options"]) <= set(options), name
-        texts.append(step["data_description"][str(key)])
+    texts += translated_fields(result["step_id"], result["data_schema"], step)
     for error in (result["errors"] or {}).values():
         assert error in strings["error"], error
         texts.append(strings["error"][error])
@@ -190,6 +181,23 @@ def assert_translated(result: Any, section: str = "config") -> None:
     for name, value in placeholders.items():
         # The frontend shows a value as is: a "{name}" in it would reach the user verbatim.
         assert not PLACEHOLDER.search(str(value)), (name, value)
+
+
+def translated_fields(step_id: str, schema: Any, step: dict[str, Any]) -> list[str]:
+    """Check that every field (in sections too) has a label and a description; return texts."""
+    texts: list[str] = []
+    for key, value in schema.schema.items():
+        if isinstance(value, section):
+            texts.append(step["sections"][str(key)]["name"])
+            texts += translated_fields(step_id, value.schema, step["sections"][str(key)])
+            continue
+        assert str(key) in step["data"], f"{step_id}: label for {key}"
+        assert str(key) in step["data_description"], f"{step_id}: description of {key}"
+        if isinstance(value, SelectSelector) and (name := value.config.get("translation_key")):
+            options = STRINGS["selector"][name]["options"]
+            assert set(value.config["options"]) <= set(options), name
+        texts.append(step["data_description"][str(key)])
+    return texts
 
 
 async def configure(
@@ -246,8 +254,13 @@ async def reconfigure(hass: HomeAssistant, entry: Any) -> Any:
 
 
 def suggested(result: Any, field: str) -> Any:
-    for key in result["data_schema"].schema:
-        if str(key) == field:
+    """Return the suggested value of `field`; `section.field` for a field in a section."""
+    schema = result["data_schema"]
+    *sections, name = field.split(".")
+    for part in sections:
+        schema = next(value for key, value in schema.schema.items() if str(key) == part).schema
+    for key in schema.schema:
+        if str(key) == name:
             return (key.description or {}).get("suggested_value")
     raise AssertionError(f"no field {field}")
 
@@ -332,27 +345,43 @@ async def test_pocket_id_flow_creates_entry_in_settings_shape(
     )
     assert result["step_id"] == "roles"
     assert result["description_placeholders"]["suggested_admin_group"] == "admins"
-    assert suggested(result, "admin_group") == "admins"
-    result = await configure(hass, result["flow_id"], {**ROLES, "user_group": "ha-users"})
+    assert suggested(result, "roles.admin") == "admins"
+    roles = {**ROLES, "roles": {"admin": "admins", "user": "ha-users"}}
+    result = await configure(hass, result["flow_id"], roles)
     assert result["step_id"] == "linking"
+    assert suggested(result, "features.automatic_person_creation") is True
     result = await configure(hass, result["flow_id"], LINKING)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Pocket ID"
-    data = result["data"]
-    assert data == SETTINGS_SCHEMA(data)
+    # The connection and what the check found in data, the user's choices in options.
+    data, options = result["data"], result["options"]
+    assert set(data) == {
+        "client_id",
+        "client_secret",
+        "discovery_url",
+        "display_name",
+        "network",
+        "provider",
+    }
+    assert set(options) == {"groups_scope", "additional_scopes", "roles", "claims", "features"}
+    assert data | options == SETTINGS_SCHEMA(data | options)
     assert data["client_id"] == "ha-client"
     assert data["client_secret"] == SECRET
     assert data["discovery_url"] == provider.discovery_url
-    assert data["roles"] == {"admin": "admins", "user": "ha-users"}
-    assert data["features"]["automatic_user_linking"] is False
-    assert data["features"]["disable_rfc7636"] is False
-    assert data["network"] == {"tls_verify": True, "allow_insecure_http": False}
+    assert data["provider"] == {"use_pkce": True}
+    assert data["network"] == {
+        "tls_verify": True,
+        "tls_ca_path": None,
+        "allow_insecure_http": False,
+    }
+    assert options["roles"] == {"admin": "admins", "user": "ha-users"}
+    assert options["features"]["automatic_user_linking"] is False
 
     await hass.async_block_till_done()
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     assert entry.unique_id == provider.issuer
-    assert entry.options == {}
-    settings = settings_from_config(entry.data | entry.options)
+    assert entry.version == ENTRY_VERSION
+    settings = settings_from_entry(entry)
     assert settings.scopes == ("openid", "profile", "email", "groups")
     assert entry.runtime_data.settings == settings
     assert hass.auth.get_auth_provider(DOMAIN, provider.issuer) is not None
@@ -401,24 +430,19 @@ async def test_presets_build_discovery_url_and_fill_defaults(
             hass, result["flow_id"], {"client_id": "ha-client", "display_name": "SSO"}
         )
         assert result["step_id"] == "roles"
-        assert suggested(result, "admin_group") == expected["admin"]
+        assert suggested(result, "roles.admin") == expected["admin"]
         assert suggested(result, "groups_scope") == expected["groups_scope"]
         assert result["description_placeholders"]["suggested_admin_group"] == expected["admin"]
         result = await configure(
             hass,
             result["flow_id"],
-            {
-                "admin_group": expected["admin"],
-                "groups_claim": "groups",
-                "display_name_claim": "name",
-                "username_claim": "preferred_username",
-            }
+            {"roles": {"admin": expected["admin"]}, "claims": CLAIMS}
             | ({"groups_scope": expected["groups_scope"]} if expected["groups_scope"] else {}),
         )
         result = await configure(hass, result["flow_id"], LINKING)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"]["discovery_url"] == provider.discovery_url
-        assert result["data"]["features"]["include_groups_scope"] is bool(expected["groups_scope"])
+        assert result["options"]["groups_scope"] == expected["groups_scope"]
         assert result["result"].unique_id == provider.issuer
 
 
@@ -436,7 +460,7 @@ async def test_other_and_entra_id_accept_full_discovery_url(
             hass, result["flow_id"], {"client_id": "ha", "display_name": "Entra ID"}
         )
         # Entra ID sends app roles in the "roles" claim and has no groups scope.
-        assert suggested(result, "groups_claim") == "roles"
+        assert suggested(result, "claims.groups") == "roles"
         assert suggested(result, "groups_scope") == ""
 
 
@@ -445,7 +469,7 @@ async def test_entra_id_tenant_becomes_microsoft_discovery_url(hass: HomeAssista
     result = await configure(hass, result["flow_id"], {"tenant_id": "contoso.onmicrosoft.com"})
     assert result["errors"] == {"tenant_id": "invalid_tenant_id"}
     unreachable = DiscoveryError(ErrorCode.DISCOVERY_UNREACHABLE, "offline")
-    with patch.object(config_flow, "fetch_provider_metadata", side_effect=unreachable) as fetch:
+    with patch.object(probe, "fetch_provider_metadata", side_effect=unreachable) as fetch:
         result = await configure(hass, result["flow_id"], {"tenant_id": TENANT})
     assert fetch.call_args.args[1] == (
         f"https://login.microsoftonline.com/{TENANT}/v2.0/.well-known/openid-configuration"
@@ -560,12 +584,12 @@ async def test_unexpected_errors_are_shown_and_recoverable(
     hass: HomeAssistant, provider: FakeProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
     result = await start(hass)
-    with patch.object(config_flow, "JWKSCache", side_effect=RuntimeError("boom")):
+    with patch.object(probe, "JWKSCache", side_effect=RuntimeError("boom")):
         result = await configure(hass, result["flow_id"], {"base_url": provider.issuer})
     assert result["errors"] == {"base": "unknown"}
     assert "Unexpected error while checking the provider" in caplog.text
     token_error = DiscoveryError(ErrorCode.TOKEN_REQUEST_FAILED, "not a discovery code")
-    with patch.object(config_flow, "allowed_algorithms", side_effect=token_error):
+    with patch.object(probe, "usable_algorithms", side_effect=token_error):
         result = await configure(hass, result["flow_id"], {"base_url": provider.issuer})
     assert result["errors"] == {"base": "unknown"}
     result = await configure(hass, result["flow_id"], {"base_url": provider.issuer})
@@ -743,7 +767,7 @@ async def test_no_s256_needs_confirmation_and_a_client_secret(
     )
     result = await configure(hass, flow_id, ROLES)
     result = await configure(hass, flow_id, LINKING)
-    assert result["data"]["features"]["disable_rfc7636"] is True
+    assert result["data"]["provider"] == {"use_pkce": False}
     assert result["data"]["client_secret"] == SECRET
 
 
@@ -763,7 +787,7 @@ async def test_unlisted_pkce_methods_get_s256_like_yaml(
     result = await configure(hass, flow_id, client_form)
     result = await configure(hass, flow_id, ROLES)
     result = await configure(hass, flow_id, LINKING)
-    assert result["data"]["features"]["disable_rfc7636"] is False
+    assert result["data"]["provider"] == {"use_pkce": True}
     await hass.async_block_till_done()
     # The entry sends S256, exactly like the same provider configured in YAML.
     client = await hass_client_no_auth()
@@ -815,24 +839,18 @@ async def test_roles_step_errors_are_recoverable(
     result = await configure(hass, flow_id, {**ROLES, "groups_scope": "two words"})
     assert result["errors"] == {"groups_scope": "invalid_value"}
     assert suggested(result, "groups_scope") == "two words"
-    result = await configure(
-        hass,
-        flow_id,
-        {
-            "groups_claim": "roles",
-            "display_name_claim": "name",
-            "username_claim": "preferred_username",
-        },
-    )
+    result = await configure(hass, flow_id, {"roles": {}, "claims": {**CLAIMS, "groups": "roles"}})
     assert result["step_id"] == "linking"
-    result = await configure(hass, flow_id, {**LINKING, "automatic_user_linking": True})
-    data = result["data"]
+    result = await configure(
+        hass, flow_id, {"features": {**LINKING["features"], "automatic_user_linking": True}}
+    )
+    options = result["options"]
     # Empty admin group and scope: nobody becomes admin through SSO, no groups scope is asked.
-    assert data["roles"] == {"admin": None, "user": None}
-    assert data["groups_scope"] == ""
-    assert data["features"]["include_groups_scope"] is False
-    assert data["features"]["automatic_user_linking"] is True
-    assert settings_from_config(data).scopes == ("openid", "profile", "email")
+    assert options["roles"] == {"admin": None, "user": None}
+    assert options["groups_scope"] == ""
+    assert options["features"]["automatic_user_linking"] is True
+    settings = settings_from_config(result["data"] | options)
+    assert settings.scopes == ("openid", "profile", "email")
 
 
 # -- several providers, YAML coexistence --------------------------------------------------
@@ -880,7 +898,7 @@ async def test_yaml_and_ui_providers_coexist(hass: HomeAssistant, provider: Fake
 
 
 async def test_changed_yaml_updates_its_entry_and_never_a_ui_entry(
-    hass: HomeAssistant, provider: FakeProvider, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, provider: FakeProvider
 ) -> None:
     await setup_integration(hass, provider)
     yaml_entry = hass.config_entries.async_entries(DOMAIN)[0]
@@ -906,7 +924,6 @@ async def test_changed_yaml_updates_its_entry_and_never_a_ui_entry(
         )
     assert result["reason"] == "already_configured"
     assert ui_entry.data["client_id"] == "ha-client"
-    assert "configuration.yaml is ignored" in caplog.text
     # ...nor does a changed YAML block whose existing entry points elsewhere.
     yaml_entry = MockConfigEntry(
         domain=DOMAIN, source=SOURCE_IMPORT, unique_id="https://old.example", data=yaml
@@ -942,26 +959,25 @@ async def test_options_change_roles_claims_and_features_with_a_reload(
     entry = (await create_entry(hass, {"base_url": provider.issuer}))["result"]
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert_translated(result, "options")
-    assert suggested(result, "admin_group") == "admins"
+    assert suggested(result, "roles.admin") == "admins"
     assert suggested(result, "groups_scope") == "groups"
-    assert suggested(result, "automatic_person_creation") is True
+    assert suggested(result, "features.automatic_person_creation") is True
     # Cross-device login: local network only unless the admin chooses otherwise.
-    assert suggested(result, "device_login") == "local"
+    assert suggested(result, "features.device_login") == "local"
     # Nothing is suggested for an unset group.
-    assert suggested(result, "user_group") is None
+    assert suggested(result, "roles.user") is None
     new = {
-        "admin_group": "ha-admins",
-        "user_group": "ha-users",
-        "groups_claim": "roles",
+        "roles": {"admin": "ha-admins", "user": "ha-users"},
         "groups_scope": "roles",
-        "display_name_claim": "nickname",
-        "username_claim": "email",
         "additional_scopes": 'offline "quoted"',
-        "automatic_user_linking": True,
-        "automatic_person_creation": False,
-        "default_redirect": True,
-        "force_https": True,
-        "device_login": "anywhere",
+        "claims": {"groups": "roles", "display_name": "nickname", "username": "email"},
+        "features": {
+            "automatic_user_linking": True,
+            "automatic_person_creation": False,
+            "default_redirect": True,
+            "force_https": True,
+            "device_login": "anywhere",
+        },
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], new)
     assert_translated(result, "options")
@@ -981,7 +997,7 @@ async def test_options_change_roles_claims_and_features_with_a_reload(
         "features",
     }
     settings = entry.runtime_data.settings
-    assert settings == settings_from_config(entry.data | entry.options)
+    assert settings == settings_from_entry(entry)
     assert settings.roles.admin == "ha-admins"
     assert settings.roles.user == "ha-users"
     assert settings.claims.groups == "roles"
@@ -996,9 +1012,18 @@ async def test_options_change_roles_claims_and_features_with_a_reload(
 
     # The form shows the saved options next time.
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested(result, "user_group") == "ha-users"
+    assert suggested(result, "roles.user") == "ha-users"
     assert suggested(result, "additional_scopes") == "offline_access"
-    assert suggested(result, "device_login") == "anywhere"
+    assert suggested(result, "features.device_login") == "anywhere"
+
+    # An emptied field clears its setting.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**new, "roles": {"admin": "ha-admins"}, "additional_scopes": ""}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data.settings.roles.user is None
+    assert entry.runtime_data.settings.additional_scopes == ()
 
 
 async def test_options_offer_provider_logout_and_name_the_end_session_endpoint(
@@ -1006,7 +1031,7 @@ async def test_options_offer_provider_logout_and_name_the_end_session_endpoint(
 ) -> None:
     entry = (await create_entry(hass, {"base_url": provider.issuer}))["result"]
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested(result, "end_provider_session") is False
+    assert suggested(result, "features.end_provider_session") is False
     placeholders = result["description_placeholders"]
     assert placeholders is not None
     assert placeholders["end_session_endpoint"] == provider.url("end_session")
@@ -1014,13 +1039,13 @@ async def test_options_offer_provider_logout_and_name_the_end_session_endpoint(
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {**ROLES, **LINKING, "force_https": False, "end_provider_session": True},
+        {**ROLES, "features": {**LINKING["features"], "end_provider_session": True}},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.runtime_data.settings.features.end_provider_session is True
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested(result, "end_provider_session") is True
+    assert suggested(result, "features.end_provider_session") is True
 
 
 async def test_options_turn_on_the_access_recheck_with_its_interval(
@@ -1028,12 +1053,15 @@ async def test_options_turn_on_the_access_recheck_with_its_interval(
 ) -> None:
     entry = (await create_entry(hass, {"base_url": provider.issuer}))["result"]
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested(result, "recheck_access") is False
-    assert suggested(result, "recheck_interval") == 15
+    assert suggested(result, "features.recheck_access") is False
+    assert suggested(result, "features.recheck_interval") == 15
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {**ROLES, **LINKING, "recheck_access": True, "recheck_interval": 5.0},
+        {
+            **ROLES,
+            "features": {**LINKING["features"], "recheck_access": True, "recheck_interval": 5.0},
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -1043,7 +1071,7 @@ async def test_options_turn_on_the_access_recheck_with_its_interval(
     assert entry.runtime_data.access_recheck is not None
     assert entry.runtime_data.access_recheck.enabled
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested(result, "recheck_interval") == 5
+    assert suggested(result, "features.recheck_interval") == 5
 
 
 async def test_options_say_when_the_provider_has_no_end_session_endpoint(
@@ -1055,6 +1083,26 @@ async def test_options_say_when_the_provider_has_no_end_session_endpoint(
     placeholders = result["description_placeholders"]
     assert placeholders is not None
     assert placeholders["end_session_endpoint"] == "—"
+
+
+async def test_options_of_an_entry_that_is_not_loaded_offer_no_test_login(
+    hass: HomeAssistant,
+) -> None:
+    data, options = split_config(
+        SETTINGS_SCHEMA(
+            {"client_id": "ha", "discovery_url": "https://id.example.com" + WELL_KNOWN_PATH}
+        )
+    )
+    entry = MockConfigEntry(domain=DOMAIN, version=ENTRY_VERSION, data=data, options=options)
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert_translated(result, "options")
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    # No grant: the claim inspector needs the loaded provider.
+    assert placeholders["inspect_url"] == "/auth/oidc/inspect"
+    assert placeholders["end_session_endpoint"] == "—"
+    assert suggested(result, "roles.admin") == "admins"
 
 
 async def test_reconfigure_changes_client_and_reloads(
@@ -1070,9 +1118,10 @@ async def test_reconfigure_changes_client_and_reloads(
     # Options written earlier must keep working after a reconfigure.
     result = await hass.config_entries.options.async_init(entry.entry_id)
     await hass.config_entries.options.async_configure(
-        result["flow_id"], {**ROLES, **LINKING, "force_https": False, "admin_group": "boss"}
+        result["flow_id"], {**ROLES, **LINKING, "roles": {"admin": "boss"}}
     )
     await hass.async_block_till_done()
+    options = dict(entry.options)
 
     result = await reconfigure(hass, entry)
     assert_translated(result)
@@ -1096,6 +1145,8 @@ async def test_reconfigure_changes_client_and_reloads(
     assert entry.data["client_secret"] == SECRET  # empty field keeps the secret
     assert entry.runtime_data.settings.client_id == "renamed"
     assert entry.runtime_data.settings.roles.admin == "boss"
+    # A reconfigure refreshes what the check found and leaves the options alone.
+    assert entry.options == options
 
     result = await reconfigure(hass, entry)
     result = await configure(
@@ -1136,7 +1187,7 @@ async def test_reconfigure_errors_are_recoverable(
     result = await configure(hass, flow_id, form)
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.data["features"]["disable_rfc7636"] is False
+    assert entry.data["provider"] == {"use_pkce": True}
 
 
 # Pooled TLS connections to the provider close after the test, with a timer of their own.
@@ -1147,19 +1198,24 @@ async def test_reconfigure_keeps_pkce_choice_and_ca_path(
     server_context, ca_file = self_signed_certificate(tmp_path)
     async with serve_tls(server_context) as provider:
         provider.discovery_override = {"code_challenge_methods_supported": ["plain"]}
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title="Private",
-            unique_id=provider.issuer,
-            data=SETTINGS_SCHEMA(
+        data, options = split_config(
+            SETTINGS_SCHEMA(
                 {
                     "client_id": "ha",
                     "client_secret": SECRET,
                     "discovery_url": provider.discovery_url,
-                    "features": {"disable_rfc7636": True},
+                    "provider": {"use_pkce": False},
                     "network": {"tls_ca_path": str(ca_file)},
                 }
-            ),
+            )
+        )
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            version=ENTRY_VERSION,
+            title="Private",
+            unique_id=provider.issuer,
+            data=data,
+            options=options,
         )
         entry.add_to_hass(hass)
         result = await reconfigure(hass, entry)
@@ -1188,7 +1244,7 @@ async def test_reconfigure_keeps_pkce_choice_and_ca_path(
         assert result["reason"] == "reconfigure_successful"
         await hass.async_block_till_done()
         assert entry.data["network"]["tls_ca_path"] == str(ca_file)
-        assert entry.data["features"]["disable_rfc7636"] is True
+        assert entry.data["provider"] == {"use_pkce": False}
 
 
 async def test_reconfigure_refuses_another_provider(

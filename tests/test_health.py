@@ -299,7 +299,10 @@ async def test_yaml_provider_cannot_be_reauthenticated_in_the_ui(
 
 
 async def test_yaml_block_for_a_ui_provider_raises_a_repair(
-    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+    hass: HomeAssistant,
+    hass_client_no_auth: Any,
+    provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     data = SETTINGS_SCHEMA({"client_id": "ui", "discovery_url": provider.discovery_url})
     MockConfigEntry(
@@ -309,6 +312,7 @@ async def test_yaml_block_for_a_ui_provider_raises_a_repair(
     raised = ir.async_get(hass).async_get_issue(DOMAIN, "yaml_ignored")
     assert raised is not None
     assert raised.translation_placeholders == {"issuer": provider.issuer}
+    assert "configuration.yaml is ignored" in caplog.text
     assert [entry.data["client_id"] for entry in hass.config_entries.async_entries(DOMAIN)] == [
         "ui"
     ]

@@ -1,16 +1,26 @@
 """Tests for the settings model shared by YAML and config entries."""
 
+from dataclasses import fields
 from pathlib import Path
 
+import probatio as vol
 import pytest
-import voluptuous as vol
 
+from custom_components.auth_oidc.oidc import ClientSettings
 from custom_components.auth_oidc.settings import (
+    DATA_KEYS,
+    OPTION_KEYS,
+    SETTINGS_SCHEMA,
     DeviceLoginMode,
     Features,
+    ProviderFacts,
     Settings,
+    config_from_settings,
     settings_from_config,
+    settings_from_entry,
+    split_config,
     validate_settings,
+    with_changes,
 )
 
 DISCOVERY = "https://id.example.com/.well-known/openid-configuration"
@@ -67,6 +77,81 @@ def test_every_documented_yaml_key_is_accepted(tmp_path: Path) -> None:
     assert settings.claims.groups == "roles"
     assert (settings.roles.admin, settings.roles.user) == ("ha-admins", "ha-users")
     assert settings.network.tls_ca_path == str(ca_file)
+    # features.disable_rfc7636, the YAML key of version 1, still turns PKCE off.
+    assert settings.provider == ProviderFacts(use_pkce=False)
+    assert settings.client_settings().use_pkce is False
+
+
+def test_pkce_is_named_use_pkce_like_the_core() -> None:
+    config = {"client_id": "ha", "discovery_url": DISCOVERY}
+    assert validate_settings(config).client_settings().use_pkce is True
+    settings = validate_settings({**config, "provider": {"use_pkce": False}})
+    assert settings.client_settings().use_pkce is False
+    # The new key wins over the old one when a block has both.
+    both = {**config, "provider": {"use_pkce": True}, "features": {"disable_rfc7636": True}}
+    assert validate_settings(both).provider.use_pkce is True
+    with pytest.raises(vol.Invalid):
+        validate_settings({**config, "features": {"disable_rfc7636": "sometimes"}})
+
+
+def test_settings_build_the_cores_client_settings() -> None:
+    settings = validate_settings(
+        {
+            "client_id": "ha",
+            "client_secret": "s3cret",
+            "discovery_url": DISCOVERY,
+            "id_token_signing_alg": "ES256",
+            "additional_scopes": "offline_access",
+            "claims": {"groups": "roles"},
+            "features": {"always_fetch_userinfo": True},
+            "network": {"allow_insecure_http": True},
+        }
+    )
+    assert settings.client_settings() == ClientSettings(
+        client_id="ha",
+        client_secret="s3cret",
+        scopes=("openid", "profile", "email", "groups", "offline_access"),
+        id_token_signing_alg="ES256",
+        use_pkce=True,
+        allow_insecure_http=True,
+        always_fetch_userinfo=True,
+        needed_claims=frozenset({"name", "preferred_username", "roles"}),
+    )
+
+
+def test_schema_defaults_are_the_dataclass_defaults() -> None:
+    minimal = {"client_id": "ha", "discovery_url": DISCOVERY}
+    assert SETTINGS_SCHEMA(minimal) == config_from_settings(Settings("ha", DISCOVERY))
+
+
+def test_entry_data_and_options_hold_the_whole_config_once() -> None:
+    assert set(DATA_KEYS).isdisjoint(OPTION_KEYS)
+    assert set(DATA_KEYS) | set(OPTION_KEYS) == {item.name for item in fields(Settings)}
+    config = SETTINGS_SCHEMA(
+        {
+            "client_id": "ha",
+            "client_secret": "s3cret",
+            "discovery_url": DISCOVERY,
+            "roles": {"user": "ha-users"},
+            "features": {"device_login": "off"},
+        }
+    )
+    data, options = split_config(config)
+
+    class Entry:
+        def __init__(self) -> None:
+            self.data, self.options = data, options
+
+    assert settings_from_entry(Entry()) == settings_from_config(config)
+    assert settings_from_entry(Entry()).features.device_login is DeviceLoginMode.OFF
+
+
+def test_changes_keep_the_other_keys_of_a_section() -> None:
+    config = config_from_settings(Settings("ha", DISCOVERY))
+    changed = with_changes(config, {"features": {"force_https": True}, "groups_scope": ""})
+    assert changed["features"] == {**config["features"], "force_https": True}
+    assert changed["groups_scope"] == ""
+    assert config["features"]["force_https"] is False
 
 
 @pytest.mark.parametrize(
@@ -105,6 +190,11 @@ def test_additional_scopes_as_string_and_groups_scope_disabled() -> None:
         }
     )
     assert settings.scopes == ("openid", "profile", "email", "offline_access")
+    # features.include_groups_scope, the YAML key of version 1, is an empty groups_scope.
+    assert settings.groups_scope == ""
+    assert validate_settings(
+        {"client_id": "ha", "discovery_url": DISCOVERY, "groups_scope": ""}
+    ).scopes == ("openid", "profile", "email")
 
 
 @pytest.mark.parametrize(

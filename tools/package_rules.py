@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import homeassistant.components
-import voluptuous as vol
+import probatio as vol
 from homeassistant.components.brands.const import ALLOWED_IMAGES
 from homeassistant.config_entries import DISCOVERY_SOURCES, SOURCE_IMPORT
 from homeassistant.const import Platform
@@ -113,7 +113,7 @@ def _data_descriptions_have_data(flow: dict[str, Any]) -> dict[str, Any]:
     return flow
 
 
-def _flow_schema() -> vol.All:
+def _flow_schema() -> vol.All[Any]:
     """Return the schema of a config, options or repair flow's strings."""
     texts = {str: _text}
     step = {

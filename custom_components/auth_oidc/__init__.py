@@ -6,15 +6,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Final
 
-import voluptuous as vol
+import probatio as vol
 from homeassistant.auth import EVENT_USER_ADDED
 from homeassistant.components.http.server import StaticPathConfig
-from homeassistant.config_entries import SOURCE_IMPORT
+from homeassistant.config_entries import SOURCE_IMPORT, ConfigEntry
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
-from homeassistant.util.ssl import create_client_context
 
 from .access_recheck import async_setup_access_recheck
 from .browser_views import (
@@ -39,16 +38,29 @@ from .hass_auth import (
     register_provider,
     unregister_provider,
 )
-from .health import ProviderHealth, create_internals_changed_issue
+from .health import (
+    ProviderHealth,
+    create_internals_changed_issue,
+    create_yaml_ignored_issue,
+    delete_issue,
+)
 from .logout_views import BackchannelLogoutView
-from .oidc import ClientSettings, OIDCClient, OIDCError, issuer_from_discovery_url
+from .oidc import OIDCClient, OIDCError
 from .pages import STATIC_DIR, STATIC_URL, PageRenderer
 from .person import async_create_person_for_new_user
 from .provider import OIDCAuthProvider
 from .provider_logout import LoggedOutView, revoke_interceptor
 from .provider_tokens import provider_token_store
 from .runtime import DATA_DOMAIN, DomainData, OIDCConfigEntry, OIDCRuntime
-from .settings import SETTINGS_SCHEMA, Settings, settings_from_config
+from .settings import (
+    ENTRY_VERSION,
+    SETTINGS_SCHEMA,
+    Settings,
+    migrate_v1,
+    settings_from_config,
+    settings_from_entry,
+)
+from .tls import load_ca_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -98,6 +110,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         if entry.source == SOURCE_IMPORT
     ]
     if DOMAIN in config:
+        if _yaml_ignored(hass, settings_from_config(config[DOMAIN]).issuer):
+            return True
         hass.async_create_task(
             hass.config_entries.flow.async_init(
                 DOMAIN, context={"source": SOURCE_IMPORT}, data=config[DOMAIN]
@@ -107,6 +121,22 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         # The auth_oidc: block was removed from configuration.yaml: so is its provider.
         for entry in yaml_entries:
             hass.async_create_task(hass.config_entries.async_remove(entry.entry_id))
+    return True
+
+
+def _yaml_ignored(hass: HomeAssistant, issuer: str) -> bool:
+    """Tell (and raise a repair issue) when the UI already set up the YAML block's provider."""
+    entries = hass.config_entries.async_entries(DOMAIN, include_ignore=False)
+    if not any(e.unique_id == issuer and e.source != SOURCE_IMPORT for e in entries):
+        delete_issue(hass, "yaml_ignored")
+        return False
+    # The UI never gets silently overridden, and the YAML block is not silently lost.
+    _LOGGER.warning(
+        "The auth_oidc: block in configuration.yaml is ignored: %s is already set up "
+        "in the UI (Settings > Devices & services)",
+        issuer,
+    )
+    create_yaml_ignored_issue(hass, issuer)
     return True
 
 
@@ -122,40 +152,37 @@ async def _async_tls_context(hass: HomeAssistant, settings: Settings) -> ssl.SSL
     return await hass.async_add_executor_job(load_ca_context, settings.network.tls_ca_path)
 
 
-def load_ca_context(ca_path: str) -> ssl.SSLContext:
-    """Return a new client SSL context that also trusts the CA bundle at `ca_path` (blocking)."""
-    # A context of its own: Home Assistant's cached client_context() is shared process-wide.
-    context = create_client_context()
-    context.load_verify_locations(ca_path)
-    return context
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Move an entry stored by an earlier version to the current shape (settings.py)."""
+    if entry.version > ENTRY_VERSION:
+        # Stored by a newer auth_oidc: this version cannot read it.
+        return False
+    if entry.version == 1:
+        data, options = migrate_v1(entry.data, entry.options)
+        hass.config_entries.async_update_entry(
+            entry, data=data, options=options, version=ENTRY_VERSION, minor_version=1
+        )
+        _LOGGER.debug("Migrated %s to version %s", entry.title, ENTRY_VERSION)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: OIDCConfigEntry) -> bool:
     """Register the provider; SSO starts working as soon as the provider answers."""
-    # UI entries keep connection details in data and roles/claims/features in options.
-    settings = settings_from_config(entry.data | entry.options)
+    settings = settings_from_entry(entry)
     client = OIDCClient(
         async_get_clientsession(hass, verify_ssl=settings.network.tls_verify),
         settings.discovery_url,
-        ClientSettings(
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            scopes=settings.scopes,
-            id_token_signing_alg=settings.id_token_signing_alg,
-            use_pkce=not settings.features.disable_rfc7636,
-            allow_insecure_http=settings.network.allow_insecure_http,
-            always_fetch_userinfo=settings.features.always_fetch_userinfo,
-            needed_claims=settings.claims.names,
-        ),
+        settings.client_settings(),
         ssl_context=await _async_tls_context(hass, settings),
     )
-    issuer = issuer_from_discovery_url(
-        settings.discovery_url, allow_insecure_http=settings.network.allow_insecure_http
-    )
-    provider = OIDCAuthProvider(hass, issuer, settings)
+    provider = OIDCAuthProvider(hass, settings.issuer, settings)
     health = ProviderHealth(hass, entry.entry_id, entry.title)
     entry.runtime_data = OIDCRuntime(
-        settings=settings, client=client, provider=provider, health=health
+        settings=settings,
+        client=client,
+        provider=provider,
+        health=health,
+        inspection_grants=hass.data[DATA_DOMAIN].inspection_grants,
     )
     try:
         register_provider(hass, provider)

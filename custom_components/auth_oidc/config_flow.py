@@ -2,9 +2,9 @@
 
 Steps: user (pick a preset) → provider_url (provider address, checked live) → client (client ID
 and secret; shows what was found and the callback URL to register) → roles (groups and
-claims) → linking (user linking, persons, redirect). One config entry per issuer. Entry data
-has the shape SETTINGS_SCHEMA produces; the options flow stores complete `roles`, `claims`
-and `features` dicts in the options, which override the data (`entry.data | entry.options`).
+claims) → linking (user linking, persons, redirect). One config entry per issuer. Form keys are
+the settings' own keys (settings.py), nested groups shown as sections; the entry's data holds
+the connection and what the check found, its options the choices the options flow changes.
 """
 
 import logging
@@ -12,18 +12,21 @@ import ssl
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Final
-from urllib.parse import urlencode, urlsplit
+from typing import Any, Final, Protocol
+from urllib.parse import urlencode
 
 import probatio as vol
 from homeassistant.config_entries import (
     SOURCE_IMPORT,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.selector import (
@@ -39,31 +42,35 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 
-from . import load_ca_context
-from .const import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, DOMAIN, INSPECT_PATH, LOGGED_OUT_PATH
-from .health import create_yaml_ignored_issue, delete_issue
-from .oidc import (
-    ClientSettings,
-    DiscoveryError,
-    ErrorCode,
-    JWKSCache,
-    OIDCError,
-    ProviderMetadata,
-    allowed_algorithms,
-    fetch_provider_metadata,
-    issuer_from_discovery_url,
+from .const import (
+    BACKCHANNEL_LOGOUT_PATH,
+    CALLBACK_PATH,
+    DOMAIN,
+    INSPECT_PATH,
+    LOGGED_OUT_PATH,
+    issue_id,
 )
-from .oidc.urls import is_secure_url
+from .oidc import (
+    ErrorCode,
+    OIDCError,
+    ProbeResult,
+    ProviderMetadata,
+    issuer_from_discovery_url,
+    probe_provider,
+)
 from .presets import PRESETS, Preset, PresetInputError, UrlField
-from .runtime import DATA_DOMAIN, loaded_entry
 from .settings import (
-    DEFAULT_DEVICE_LOGIN,
-    DEFAULT_RECHECK_INTERVAL,
+    DEFAULTS,
+    ENTRY_VERSION,
     SETTINGS_SCHEMA,
     DeviceLoginMode,
     Settings,
-    settings_from_config,
+    config_from_settings,
+    settings_from_entry,
+    split_config,
+    with_changes,
 )
+from .tls import load_ca_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +81,7 @@ EXAMPLE_URL: Final = "https://id.example.com"
 FOUND: Final = "✓"
 NOT_FOUND: Final = "?"
 UNUSABLE: Final = "✗"
+NO_VALUE: Final = "—"
 
 # OIDCError codes a discovery check can raise; each has a translated message in strings.json.
 DISCOVERY_ERRORS: Final = frozenset(
@@ -96,21 +104,6 @@ DISCOVERY_ERRORS: Final = frozenset(
         ErrorCode.RESPONSE_TOO_LARGE,
     }
 )
-# Where SETTINGS_SCHEMA reports a problem → the form field that holds the value.
-FIELD_BY_PATH: Final[Mapping[tuple[str, ...], str]] = {
-    ("client_id",): "client_id",
-    ("client_secret",): "client_secret",
-    ("display_name",): "display_name",
-    ("discovery_url",): "discovery_url",
-    ("groups_scope",): "groups_scope",
-    ("additional_scopes",): "additional_scopes",
-    ("roles", "admin"): "admin_group",
-    ("roles", "user"): "user_group",
-    ("claims", "groups"): "groups_claim",
-    ("claims", "display_name"): "display_name_claim",
-    ("claims", "username"): "username_claim",
-}
-OPTION_KEYS: Final = ("groups_scope", "additional_scopes", "roles", "claims", "features")
 
 _TEXT = TextSelector()
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -124,44 +117,79 @@ CLIENT_SCHEMA: Final = vol.Schema(
         vol.Required("display_name"): _TEXT,
     }
 )
+_ROLES_SECTION: Final = section(
+    vol.Schema({vol.Optional("admin"): _TEXT, vol.Optional("user"): _TEXT})
+)
+_CLAIMS_SECTION: Final = section(
+    vol.Schema(
+        {
+            vol.Required("groups"): _TEXT,
+            vol.Required("display_name"): _TEXT,
+            vol.Required("username"): _TEXT,
+        }
+    )
+)
 ROLES_SCHEMA: Final = vol.Schema(
     {
-        vol.Optional("admin_group"): _TEXT,
-        vol.Optional("user_group"): _TEXT,
-        vol.Required("groups_claim"): _TEXT,
+        vol.Required("roles"): _ROLES_SECTION,
         vol.Optional("groups_scope"): _TEXT,
-        vol.Required("display_name_claim"): _TEXT,
-        vol.Required("username_claim"): _TEXT,
+        vol.Required("claims"): _CLAIMS_SECTION,
     }
 )
+_LINKING_FEATURES: Final = {
+    vol.Optional("automatic_user_linking"): _BOOLEAN,
+    vol.Optional("automatic_person_creation"): _BOOLEAN,
+    vol.Optional("default_redirect"): _BOOLEAN,
+}
 LINKING_SCHEMA: Final = vol.Schema(
-    {
-        vol.Optional("automatic_user_linking", default=False): _BOOLEAN,
-        vol.Optional("automatic_person_creation", default=True): _BOOLEAN,
-        vol.Optional("default_redirect", default=False): _BOOLEAN,
-    }
+    {vol.Required("features"): section(vol.Schema(_LINKING_FEATURES))}
 )
-OPTIONS_SCHEMA: Final = ROLES_SCHEMA.extend(
+OPTIONS_SCHEMA: Final = vol.Schema(
     {
+        vol.Required("roles"): _ROLES_SECTION,
+        vol.Optional("groups_scope"): _TEXT,
         vol.Optional("additional_scopes"): _TEXT,
-        **LINKING_SCHEMA.schema,
-        vol.Optional("force_https", default=False): _BOOLEAN,
-        vol.Optional("end_provider_session", default=False): _BOOLEAN,
-        vol.Optional("recheck_access", default=False): _BOOLEAN,
-        vol.Optional("recheck_interval", default=DEFAULT_RECHECK_INTERVAL): NumberSelector(
-            NumberSelectorConfig(
-                min=1, max=1440, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
-            )
-        ),
-        vol.Optional("device_login", default=DEFAULT_DEVICE_LOGIN.value): SelectSelector(
-            SelectSelectorConfig(
-                options=[mode.value for mode in DeviceLoginMode],
-                mode=SelectSelectorMode.LIST,
-                translation_key="device_login",
+        vol.Required("claims"): _CLAIMS_SECTION,
+        vol.Required("features"): section(
+            vol.Schema(
+                {
+                    **_LINKING_FEATURES,
+                    vol.Optional("force_https"): _BOOLEAN,
+                    vol.Optional("end_provider_session"): _BOOLEAN,
+                    vol.Optional("recheck_access"): _BOOLEAN,
+                    vol.Optional("recheck_interval"): NumberSelector(
+                        NumberSelectorConfig(
+                            min=1,
+                            max=1440,
+                            step=1,
+                            mode=NumberSelectorMode.BOX,
+                            unit_of_measurement="min",
+                        )
+                    ),
+                    vol.Optional("device_login"): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[mode.value for mode in DeviceLoginMode],
+                            mode=SelectSelectorMode.LIST,
+                            translation_key="device_login",
+                        )
+                    ),
+                }
             )
         ),
     }
 )
+# Until a step has suggestions of its own, forms show the settings' defaults.
+DEFAULT_SUGGESTIONS: Final = config_from_settings(DEFAULTS)
+
+
+class LoadedProvider(Protocol):
+    """What the options flow asks of a loaded entry's runtime (runtime.OIDCRuntime)."""
+
+    def mint_inspection_grant(self) -> str:
+        """Return a one-time grant for the claim inspector."""
+
+    async def end_session_endpoint(self) -> str | None:
+        """Return the provider's end-session endpoint, if any."""
 
 
 @dataclass(slots=True)
@@ -191,15 +219,16 @@ class _Offers:
 
 
 @dataclass(frozen=True, slots=True)
-class Discovery:
-    """What a successful live check of a provider found."""
+class _Checked:
+    """A provider that passed the live check, and the network settings that reached it."""
 
-    discovery_url: str
-    issuer: str
-    metadata: ProviderMetadata
-    algorithms: tuple[str, ...]
-    pkce: bool
+    probe: ProbeResult
     network: dict[str, Any]
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """Return what the check found, in the settings shape (`provider:`)."""
+        return {"use_pkce": self.probe.pkce}
 
 
 class _FieldError(Exception):
@@ -222,57 +251,23 @@ async def _async_ssl_context(hass: HomeAssistant, ca_path: str) -> ssl.SSLContex
         raise _FieldError("tls_ca_path", "ca_file_not_found") from err
 
 
-def _uses_insecure_http(discovery_url: str, metadata: ProviderMetadata) -> bool:
-    """Tell whether a provider URL is plain http off loopback, or in an https document."""
-    urls = (
-        discovery_url,
-        metadata.authorization_endpoint,
-        metadata.token_endpoint,
-        metadata.jwks_uri,
-        metadata.userinfo_endpoint or discovery_url,
-    )
-    downgrade = urlsplit(discovery_url).scheme == "https" and any(
-        urlsplit(url).scheme == "http" for url in urls
-    )
-    return downgrade or not all(is_secure_url(url, allow_insecure_http=False) for url in urls)
-
-
 async def async_check_provider(
     hass: HomeAssistant, discovery_url: str, user_input: Mapping[str, Any]
-) -> Discovery:
-    """Fetch and validate discovery and the JWKS once; raise OIDCError or a field error."""
+) -> _Checked:
+    """Check the provider once with the form's network choices; raise OIDCError or a field error."""
     ca_path = str(user_input.get("tls_ca_path") or "").strip() or None
-    allow_insecure_http = bool(user_input.get("allow_insecure_http"))
     ssl_context = await _async_ssl_context(hass, ca_path) if ca_path else None
-    issuer = issuer_from_discovery_url(discovery_url, allow_insecure_http=allow_insecure_http)
-    session = async_get_clientsession(hass)
-    metadata = await fetch_provider_metadata(
-        session,
+    probe = await probe_provider(
+        async_get_clientsession(hass),
         discovery_url,
-        allow_insecure_http=allow_insecure_http,
-        require_s256=False,
-        timeout=DISCOVERY_TIMEOUT,
+        allow_insecure_http=bool(user_input.get("allow_insecure_http")),
+        accept_without_pkce=bool(user_input.get("continue_without_pkce")),
         ssl_context=ssl_context,
+        timeout=DISCOVERY_TIMEOUT,
     )
-    # The same rule as a YAML setup: S256 unless the provider lists methods without it.
-    pkce = metadata.pkce_s256_usable
-    # RFC 9700 §2.1.1: without S256 only an explicit choice continues without PKCE.
-    if not pkce and not user_input.get("continue_without_pkce"):
-        raise DiscoveryError(ErrorCode.DISCOVERY_NO_S256, "S256 is not advertised")
-    algorithms = allowed_algorithms(metadata, ClientSettings(client_id=DOMAIN))
-    await JWKSCache(
-        session,
-        metadata.jwks_uri,
-        timeout=DISCOVERY_TIMEOUT,
-        allow_insecure_http=allow_insecure_http,
-        ssl_context=ssl_context,
-    ).key_set()
-    network: dict[str, Any] = {}
-    if ca_path:
-        network["tls_ca_path"] = ca_path
-    if _uses_insecure_http(discovery_url, metadata):
-        network["allow_insecure_http"] = True
-    return Discovery(discovery_url, issuer, metadata, algorithms, pkce, network)
+    # A confirmed http that the provider does not use is not kept.
+    network = {"tls_ca_path": ca_path, "allow_insecure_http": probe.needs_insecure_http}
+    return _Checked(probe, network)
 
 
 def callback_url(hass: HomeAssistant) -> str:
@@ -298,12 +293,6 @@ def logged_out_url(hass: HomeAssistant) -> str:
     return callback_url(hass).removesuffix(CALLBACK_PATH) + LOGGED_OUT_PATH
 
 
-def _field_for(path: list[Any]) -> str:
-    """Return the form field a SETTINGS_SCHEMA error path points to ("base" if none)."""
-    keys = tuple(str(key) for key in path)
-    return FIELD_BY_PATH.get(keys[:2]) or FIELD_BY_PATH.get(keys[:1]) or "base"
-
-
 def _validate(
     config: Mapping[str, Any], schema: vol.Schema
 ) -> tuple[dict[str, Any], dict[str, str], str]:
@@ -311,58 +300,36 @@ def _validate(
     try:
         return SETTINGS_SCHEMA(dict(config)), {}, ""
     except vol.Invalid as err:
-        field = _field_for(err.path)
+        # Form keys are settings keys: the error goes to the field or section that holds it.
+        field = str(err.path[0]) if err.path else "base"
         shown = field if field in {str(key) for key in schema.schema} else "base"
         return {}, {shown: "invalid_value"}, str(err.msg)
 
 
-def _roles_config(user_input: Mapping[str, Any]) -> dict[str, Any]:
-    """Map the roles form to settings keys."""
-    groups_scope = str(user_input.get("groups_scope") or "").strip()
-    return {
-        "groups_scope": groups_scope,
-        "roles": {"admin": user_input.get("admin_group"), "user": user_input.get("user_group")},
-        "claims": {
-            "groups": user_input["groups_claim"],
-            "display_name": user_input["display_name_claim"],
-            "username": user_input["username_claim"],
-        },
-    }
+def _with_emptied_fields(schema: vol.Schema, user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the form input with None for each text field the user left empty."""
+    values = dict(user_input)
+    for key, value in schema.schema.items():
+        name = str(key)
+        if isinstance(value, section):
+            values[name] = _with_emptied_fields(value.schema, user_input.get(name) or {})
+        elif isinstance(value, TextSelector):
+            # The frontend leaves an emptied field out: it clears the setting.
+            values.setdefault(name, None)
+    return values
 
 
-def _features(current: Mapping[str, Any], user_input: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the complete features dict with the form's switches applied."""
-    features = dict(current)
-    for key in ("automatic_user_linking", "automatic_person_creation", "default_redirect"):
-        features[key] = user_input[key]
-    return features
-
-
-def _form_values(settings: Settings) -> dict[str, Any]:
-    """Return the options form values that produce `settings`."""
-    values: dict[str, Any] = {
-        "admin_group": settings.roles.admin,
-        "user_group": settings.roles.user,
-        "groups_claim": settings.claims.groups,
-        "groups_scope": settings.groups_scope if settings.features.include_groups_scope else "",
-        "display_name_claim": settings.claims.display_name,
-        "username_claim": settings.claims.username,
-        "additional_scopes": " ".join(settings.additional_scopes),
-        "automatic_user_linking": settings.features.automatic_user_linking,
-        "automatic_person_creation": settings.features.automatic_person_creation,
-        "default_redirect": settings.features.default_redirect,
-        "force_https": settings.features.force_https,
-        "end_provider_session": settings.features.end_provider_session,
-        "recheck_access": settings.features.recheck_access,
-        "recheck_interval": settings.features.recheck_interval,
-        "device_login": settings.features.device_login.value,
-    }
-    return {key: value for key, value in values.items() if value is not None}
+def _suggestions(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a config as form values: scope lists are typed as space-separated text."""
+    values = dict(config)
+    if isinstance(scopes := values.get("additional_scopes"), list):
+        values["additional_scopes"] = " ".join(scopes)
+    return values
 
 
 async def _async_check(
     hass: HomeAssistant, offers: _Offers, preset: Preset, user_input: Mapping[str, Any]
-) -> tuple[Discovery | None, dict[str, str], str]:
+) -> tuple[_Checked | None, dict[str, str], str]:
     """Check the provider a discovery form names; return the result or (errors, detail)."""
     try:
         discovery_url = preset.discovery_url(user_input)
@@ -383,9 +350,9 @@ async def _async_check(
 class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
     """Create one config entry per OpenID Provider (issuer)."""
 
-    VERSION = 1
+    VERSION = ENTRY_VERSION
     # Set by the provider_url step before the client step can be shown.
-    _discovery: Discovery
+    _checked: _Checked
 
     def __init__(self) -> None:
         """Start a flow with the generic preset."""
@@ -426,13 +393,13 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         detail = ""
         if user_input is not None:
-            discovery, errors, detail = await _async_check(
+            checked, errors, detail = await _async_check(
                 self.hass, self._offers, preset, user_input
             )
-            if discovery is not None:
-                await self.async_set_unique_id(discovery.issuer)
+            if checked is not None:
+                await self.async_set_unique_id(checked.probe.issuer)
                 self._abort_if_unique_id_configured()
-                self._discovery = discovery
+                self._checked = checked
                 self._client_id_hint = user_input.get(UrlField.CLIENT_ID)
                 return await self.async_step_client()
         fields: dict[vol.Marker, Any] = {}
@@ -456,20 +423,30 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_client(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the client registered at the provider; show what discovery found."""
-        discovery = self._discovery
+        checked = self._checked
+        probe = checked.probe
         preset = self._preset
         errors: dict[str, str] = {}
         detail = ""
         if user_input is not None:
-            config = self._client_config(discovery, user_input)
-            errors = _client_errors(discovery, config.get("client_secret"))
+            config: dict[str, Any] = {
+                **preset.suggested_settings(probe.discovery_url),
+                "client_id": str(user_input["client_id"]).strip(),
+                "display_name": str(user_input["display_name"]).strip(),
+                "discovery_url": probe.discovery_url,
+                "network": checked.network,
+                "provider": checked.facts,
+            }
+            if secret := str(user_input.get("client_secret") or "").strip():
+                config["client_secret"] = secret
+            errors = _client_errors(probe, config.get("client_secret"))
             if not errors:
                 _, errors, detail = _validate(config, CLIENT_SCHEMA)
             if not errors:
                 self._config = config
                 return await self.async_step_roles()
         groups_scope = preset.groups_scope or "groups"
-        metadata = discovery.metadata
+        metadata = probe.metadata
         suggested = user_input or {"client_id": self._client_id_hint, "display_name": preset.name}
         callback = callback_url(self.hass)
         return self.async_show_form(
@@ -479,7 +456,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 "provider": preset.name,
                 "issuer": metadata.issuer,
-                "algorithms": ", ".join(discovery.algorithms),
+                "algorithms": ", ".join(probe.algorithms),
                 "pkce": _pkce_mark(metadata),
                 "groups_scope": groups_scope,
                 "groups_scope_found": _found(groups_scope in metadata.scopes_supported),
@@ -491,61 +468,27 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
-    def _client_config(self, discovery: Discovery, user_input: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the settings so far: provider, client, and the preset's defaults."""
-        preset = self._preset
-        config: dict[str, Any] = {
-            "client_id": str(user_input["client_id"]).strip(),
-            "discovery_url": discovery.discovery_url,
-            "display_name": str(user_input["display_name"]).strip(),
-            "groups_scope": preset.groups_scope,
-            "features": {
-                "disable_rfc7636": not discovery.pkce,
-                "include_groups_scope": bool(preset.groups_scope),
-            },
-            "claims": {
-                "groups": preset.groups_claim,
-                "display_name": preset.display_name_claim,
-                "username": preset.username_claim,
-            },
-            "roles": {"admin": preset.suggested_admin_group(discovery.discovery_url)},
-            "network": dict(discovery.network),
-        }
-        if secret := str(user_input.get("client_secret") or "").strip():
-            config["client_secret"] = secret
-        return config
-
     async def async_step_roles(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask which groups grant which role and which claims carry the user's details."""
         errors: dict[str, str] = {}
         detail = ""
         if user_input is not None:
-            config = self._config | _roles_config(user_input)
-            config["features"] = {
-                **config["features"],
-                "include_groups_scope": bool(config["groups_scope"]),
-            }
+            config = with_changes(self._config, _with_emptied_fields(ROLES_SCHEMA, user_input))
             _, errors, detail = _validate(config, ROLES_SCHEMA)
             if not errors:
                 self._config = config
                 return await self.async_step_linking()
-        preset = self._preset
         suggested_admin = self._config["roles"]["admin"]
-        defaults = {
-            "admin_group": suggested_admin,
-            "groups_claim": preset.groups_claim,
-            "groups_scope": preset.groups_scope,
-            "display_name_claim": preset.display_name_claim,
-            "username_claim": preset.username_claim,
-        }
         return self.async_show_form(
             step_id="roles",
-            data_schema=self.add_suggested_values_to_schema(ROLES_SCHEMA, user_input or defaults),
+            data_schema=self.add_suggested_values_to_schema(
+                ROLES_SCHEMA, user_input or self._config
+            ),
             errors=errors,
             description_placeholders={
-                "provider": preset.name,
+                "provider": self._preset.name,
                 "suggested_admin_group": suggested_admin,
-                "guide_url": preset.guide_url,
+                "guide_url": self._preset.guide_url,
                 "error_detail": detail,
             },
         )
@@ -555,10 +498,14 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask how SSO users meet existing users, persons and the login page; then save."""
         if user_input is None:
-            return self.async_show_form(step_id="linking", data_schema=LINKING_SCHEMA)
-        config = self._config | {"features": _features(self._config["features"], user_input)}
-        data = SETTINGS_SCHEMA(config)
-        return self.async_create_entry(title=data["display_name"], data=data)
+            return self.async_show_form(
+                step_id="linking",
+                data_schema=self.add_suggested_values_to_schema(
+                    LINKING_SCHEMA, DEFAULT_SUGGESTIONS
+                ),
+            )
+        data, options = split_config(SETTINGS_SCHEMA(with_changes(self._config, user_input)))
+        return self.async_create_entry(title=data["display_name"], data=data, options=options)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
@@ -567,30 +514,31 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         if entry.source == SOURCE_IMPORT:
             return self.async_abort(reason="yaml_managed")
-        current = settings_from_config(entry.data | entry.options)
+        current = settings_from_entry(entry)
         self._offers.tls_ca_path |= current.network.tls_ca_path is not None
         self._offers.allow_insecure_http |= current.network.allow_insecure_http
-        self._offers.continue_without_pkce |= current.features.disable_rfc7636
+        self._offers.continue_without_pkce |= not current.provider.use_pkce
         schema = self._reconfigure_schema(current)
         errors: dict[str, str] = {}
         detail = ""
         if user_input is not None:
-            discovery, errors, detail = await _async_check(
+            checked, errors, detail = await _async_check(
                 self.hass, self._offers, PRESETS["other"], user_input
             )
-            if discovery is not None:
-                await self.async_set_unique_id(discovery.issuer)
+            if checked is not None:
+                await self.async_set_unique_id(checked.probe.issuer)
                 self._abort_if_unique_id_mismatch(reason="wrong_provider")
-                data = _reconfigured_data(entry, current, discovery, user_input)
-                errors = _client_errors(discovery, data.get("client_secret"))
+                config = _reconfigured(current, checked, user_input)
+                errors = _client_errors(checked.probe, config.get("client_secret"))
                 if not errors:
-                    data, errors, detail = _validate(data, schema)
+                    validated, errors, detail = _validate(config, schema)
                 if not errors:
+                    # The options (the user's choices) stay as they are.
+                    data, _ = split_config(validated)
                     return self.async_update_reload_and_abort(
                         entry,
                         title=data["display_name"],
                         data=data,
-                        options=_reconfigured_options(entry, discovery),
                         # Our own message: it says what happened to single sign-on.
                         reason="reconfigure_successful",
                     )
@@ -600,7 +548,7 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
             "display_name": current.display_name,
             "tls_ca_path": current.network.tls_ca_path or "",
             "allow_insecure_http": current.network.allow_insecure_http,
-            "continue_without_pkce": current.features.disable_rfc7636,
+            "continue_without_pkce": not current.provider.use_pkce,
         }
         # A failed check may have offered more fields.
         schema = self._reconfigure_schema(current)
@@ -639,18 +587,20 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         if entry.source == SOURCE_IMPORT:
             return self.async_abort(reason="yaml_managed")
-        current = settings_from_config(entry.data | entry.options)
+        current = settings_from_entry(entry)
         errors: dict[str, str] = {}
         if user_input is not None:
             secret = str(user_input.get("client_secret") or "").strip()
-            if not secret and current.features.disable_rfc7636:
+            if not secret and not current.provider.use_pkce:
                 # Without PKCE, a public client's code could be redeemed by whoever intercepts it.
                 errors["client_secret"] = "secret_required_without_pkce"  # noqa: S105
             else:
                 data = {key: value for key, value in entry.data.items() if key != "client_secret"}
                 if secret:
                     data["client_secret"] = secret
-                delete_issue(self.hass, "client_rejected", entry.entry_id)
+                ir.async_delete_issue(
+                    self.hass, DOMAIN, issue_id("client_rejected", entry.entry_id)
+                )
                 return self.async_update_reload_and_abort(entry, data=data)
         return self.async_show_form(
             step_id="reauth_confirm",
@@ -663,58 +613,46 @@ class OIDCConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_import(self, import_data: dict[str, Any]) -> ConfigFlowResult:
-        """Create or update the entry for the `auth_oidc:` block of configuration.yaml."""
+        """Create or update the entry for the `auth_oidc:` block (validated by CONFIG_SCHEMA)."""
         issuer = issuer_from_discovery_url(
             import_data["discovery_url"],
-            allow_insecure_http=import_data.get("network", {}).get("allow_insecure_http", False),
+            allow_insecure_http=import_data["network"]["allow_insecure_http"],
         )
-        title = import_data["display_name"]
+        data, options = split_config(import_data)
+        title = data["display_name"]
         entries = self._async_current_entries(include_ignore=False)
         if any(e.unique_id == issuer and e.source != SOURCE_IMPORT for e in entries):
-            # The UI never gets silently overridden, and the YAML block is not silently lost.
-            _LOGGER.warning(
-                "The auth_oidc: block in configuration.yaml is ignored: %s is already set up "
-                "in the UI (Settings > Devices & services)",
-                issuer,
-            )
-            create_yaml_ignored_issue(self.hass, issuer)
+            # The UI never gets silently overridden (async_setup raises the repair issue).
             return self.async_abort(reason="already_configured")
-        delete_issue(self.hass, "yaml_ignored")
         for entry in entries:
             if entry.source == SOURCE_IMPORT:
                 return self.async_update_reload_and_abort(
-                    entry, unique_id=issuer, title=title, data=import_data
+                    entry, unique_id=issuer, title=title, data=data, options=options
                 )
         await self.async_set_unique_id(issuer)
         self._abort_if_unique_id_configured()
-        return self.async_create_entry(title=title, data=import_data)
+        return self.async_create_entry(title=title, data=data, options=options)
 
 
-def _reconfigured_data(
-    entry: ConfigEntry, current: Settings, discovery: Discovery, user_input: Mapping[str, Any]
+def _reconfigured(
+    current: Settings, checked: _Checked, user_input: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Return the entry data with the reconfigure form applied; an empty secret keeps it."""
-    data: dict[str, Any] = {
-        **entry.data,
-        "client_id": str(user_input["client_id"]).strip(),
-        "discovery_url": discovery.discovery_url,
-        "display_name": str(user_input["display_name"]).strip(),
-        "network": {"tls_verify": current.network.tls_verify, **discovery.network},
-        "features": {**entry.data["features"], "disable_rfc7636": not discovery.pkce},
-    }
+    """Return the settings with the reconfigure form applied; an empty secret keeps it."""
+    config = with_changes(
+        config_from_settings(current),
+        {
+            "client_id": str(user_input["client_id"]).strip(),
+            "discovery_url": checked.probe.discovery_url,
+            "display_name": str(user_input["display_name"]).strip(),
+            "network": checked.network,
+            "provider": checked.facts,
+        },
+    )
     secret = str(user_input.get("client_secret") or "").strip() or current.client_secret
-    data.pop("client_secret", None)
+    config.pop("client_secret", None)
     if secret and not user_input.get("public_client"):
-        data["client_secret"] = secret
-    return data
-
-
-def _reconfigured_options(entry: ConfigEntry, discovery: Discovery) -> dict[str, Any]:
-    """Return the options, keeping their features' PKCE switch in line with the provider."""
-    options = dict(entry.options)
-    if "features" in options:
-        options["features"] = {**options["features"], "disable_rfc7636": not discovery.pkce}
-    return options
+        config["client_secret"] = secret
+    return config
 
 
 def _pkce_mark(metadata: ProviderMetadata) -> str:
@@ -729,26 +667,15 @@ def _found(found: bool) -> str:
     return FOUND if found else NOT_FOUND
 
 
-def _client_errors(discovery: Discovery, secret: str | None) -> dict[str, str]:
+def _client_errors(probe: ProbeResult, secret: str | None) -> dict[str, str]:
     """Return errors for a client secret that cannot work with this provider."""
-    if not secret and not discovery.pkce:
+    if not secret and not probe.pkce:
         # Without PKCE, a public client's code could be redeemed by whoever intercepts it.
         return {"client_secret": "secret_required_without_pkce"}
-    methods = discovery.metadata.token_endpoint_auth_methods_supported
+    methods = probe.metadata.token_endpoint_auth_methods_supported
     if secret and not {"client_secret_basic", "client_secret_post"} & set(methods):
         return {"base": ErrorCode.DISCOVERY_NO_AUTH_METHOD}
     return {}
-
-
-async def _end_session_endpoint(hass: HomeAssistant, entry_id: str) -> str:
-    """Return the provider's end-session endpoint, or a dash for none (or not reachable)."""
-    if (loaded := loaded_entry(hass, entry_id)) is None:
-        return "—"
-    try:
-        metadata = await loaded.runtime_data.client.metadata()
-    except OIDCError:
-        return "—"
-    return metadata.end_session_endpoint or "—"
 
 
 class OIDCOptionsFlow(OptionsFlowWithReload):
@@ -759,35 +686,38 @@ class OIDCOptionsFlow(OptionsFlowWithReload):
         entry = self.config_entry
         if entry.source == SOURCE_IMPORT:
             return self.async_abort(reason="yaml_managed")
-        current = entry.data | entry.options
+        current = config_from_settings(settings_from_entry(entry))
         errors: dict[str, str] = {}
         detail = ""
         if user_input is not None:
-            options = _roles_config(user_input)
-            options["additional_scopes"] = str(user_input.get("additional_scopes") or "")
-            options["features"] = _features(current["features"], user_input) | {
-                "force_https": user_input["force_https"],
-                "end_provider_session": user_input["end_provider_session"],
-                "recheck_access": user_input["recheck_access"],
-                "recheck_interval": user_input["recheck_interval"],
-                "device_login": user_input["device_login"],
-                "include_groups_scope": bool(options["groups_scope"]),
-            }
-            validated, errors, detail = _validate(current | options, OPTIONS_SCHEMA)
+            changes = _with_emptied_fields(OPTIONS_SCHEMA, user_input)
+            validated, errors, detail = _validate(with_changes(current, changes), OPTIONS_SCHEMA)
             if not errors:
-                return self.async_create_entry(data={key: validated[key] for key in OPTION_KEYS})
-        suggested = user_input or _form_values(settings_from_config(current))
-        grant = self.hass.data[DATA_DOMAIN].inspection_grants.mint(entry.entry_id)
+                _, options = split_config(validated)
+                return self.async_create_entry(data=options)
+        loaded: LoadedProvider | None = (
+            entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
+        )
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, suggested),
+            data_schema=self.add_suggested_values_to_schema(
+                OPTIONS_SCHEMA, user_input or _suggestions(current)
+            ),
             errors=errors,
             description_placeholders={
                 "name": entry.title,
                 "error_detail": detail,
-                "inspect_url": f"{INSPECT_PATH}?{urlencode({'grant': grant})}",
+                "inspect_url": _inspect_url(loaded),
                 "backchannel_logout_url": backchannel_logout_url(callback_url(self.hass)),
-                "end_session_endpoint": await _end_session_endpoint(self.hass, entry.entry_id),
+                "end_session_endpoint": (loaded and await loaded.end_session_endpoint())
+                or NO_VALUE,
                 "logged_out_url": logged_out_url(self.hass),
             },
         )
+
+
+def _inspect_url(loaded: LoadedProvider | None) -> str:
+    """Return the claim inspector's address with a fresh grant (none while not loaded)."""
+    if loaded is None:
+        return INSPECT_PATH
+    return f"{INSPECT_PATH}?{urlencode({'grant': loaded.mint_inspection_grant()})}"

@@ -40,3 +40,8 @@ DEVICE_LOGIN_PARAM: Final = "device_login"
 DEVICE_WAITING_COOKIE: Final = "auth_oidc_device"
 DEVICE_APPROVER_COOKIE: Final = "auth_oidc_device_approver"
 DEVICE_APPROVED_EVENT: Final = "auth_oidc_device_approved"
+
+
+def issue_id(kind: str, entry_id: str | None = None) -> str:
+    """Return the repair issue id of `kind`, per config entry when it names one (health.py)."""
+    return kind if entry_id is None else f"{kind}_{entry_id}"

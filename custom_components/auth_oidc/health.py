@@ -24,7 +24,7 @@ from typing import Final
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
-from .const import DOMAIN
+from .const import DOMAIN, issue_id
 from .oidc import ErrorCode, is_provider_unavailable
 
 _LOGGER = logging.getLogger(__name__)
@@ -178,11 +178,6 @@ class ProviderHealth:
 
     def _delete_issue(self, kind: str) -> None:
         delete_issue(self.hass, kind, self.entry_id)
-
-
-def issue_id(kind: str, entry_id: str | None = None) -> str:
-    """Return the repair issue id of `kind`, per config entry when it names one."""
-    return kind if entry_id is None else f"{kind}_{entry_id}"
 
 
 def delete_issue(hass: HomeAssistant, kind: str, entry_id: str | None = None) -> None:

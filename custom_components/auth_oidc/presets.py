@@ -4,10 +4,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from .oidc import WELL_KNOWN_PATH
+from .settings import DEFAULTS
 
 GUIDE_BASE_URL: Final = "https://github.com/auth-oidc/auth_oidc/blob/main/docs/providers/"
 ENTRA_LOGIN_HOST: Final = "https://login.microsoftonline.com"
@@ -62,10 +63,10 @@ class Preset:
     # Suggested administrator group; "{host}" becomes the provider's host name.
     admin_group: str
     # Scope that makes the provider send groups; "" requests none.
-    groups_scope: str = "groups"
-    groups_claim: str = "groups"
-    display_name_claim: str = "name"
-    username_claim: str = "preferred_username"
+    groups_scope: str = DEFAULTS.groups_scope
+    groups_claim: str = DEFAULTS.claims.groups
+    display_name_claim: str = DEFAULTS.claims.display_name
+    username_claim: str = DEFAULTS.claims.username
 
     @property
     def guide_url(self) -> str:
@@ -88,6 +89,18 @@ class Preset:
     def suggested_admin_group(self, discovery_url: str) -> str:
         """Return the suggested administrator group for a provider at `discovery_url`."""
         return self.admin_group.replace("{host}", urlsplit(discovery_url).hostname or "")
+
+    def suggested_settings(self, discovery_url: str) -> dict[str, Any]:
+        """Return this preset's suggestions in the settings shape (settings.py)."""
+        return {
+            "groups_scope": self.groups_scope,
+            "claims": {
+                "groups": self.groups_claim,
+                "display_name": self.display_name_claim,
+                "username": self.username_claim,
+            },
+            "roles": {"admin": self.suggested_admin_group(discovery_url)},
+        }
 
 
 def _normalize(field: UrlField, raw: str) -> str:

@@ -11,7 +11,7 @@ from .const import DOMAIN
 from .device_login import DeviceLoginStore
 from .health import ProviderHealth
 from .login_state import InspectionGrants, PendingLoginStore
-from .oidc import OIDCClient
+from .oidc import OIDCClient, OIDCError
 from .pages import PageRenderer
 from .provider import OIDCAuthProvider
 from .sessions import IdTokenHints, PendingLogouts, SeenLogoutTokens, SessionIndex
@@ -26,10 +26,23 @@ class OIDCRuntime:
     client: OIDCClient
     provider: OIDCAuthProvider
     health: ProviderHealth
+    inspection_grants: InspectionGrants
     sessions: SessionIndex = field(default_factory=SessionIndex)
     seen_logout_tokens: SeenLogoutTokens = field(default_factory=SeenLogoutTokens)
     id_token_hints: IdTokenHints = field(default_factory=IdTokenHints)
     access_recheck: AccessRecheck | None = None
+
+    def mint_inspection_grant(self) -> str:
+        """Return a one-time grant for a test login at this provider (the claim inspector)."""
+        return self.inspection_grants.mint(self.health.entry_id)
+
+    async def end_session_endpoint(self) -> str | None:
+        """Return the provider's end-session endpoint, if it offers one and answers."""
+        try:
+            metadata = await self.client.metadata()
+        except OIDCError:
+            return None
+        return metadata.end_session_endpoint
 
 
 type OIDCConfigEntry = ConfigEntry[OIDCRuntime]

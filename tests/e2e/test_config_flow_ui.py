@@ -108,13 +108,15 @@ def create_entry_over_rest(hass: HassInstance, issuer: str, client_id: str) -> N
         {"base_url": issuer},
         {"client_id": client_id, "display_name": "Pocket ID"},
         {
-            "admin_group": "admins",
-            "groups_claim": "groups",
+            "roles": {"admin": "admins"},
             "groups_scope": "groups",
-            "display_name_claim": "name",
-            "username_claim": "preferred_username",
+            "claims": {
+                "groups": "groups",
+                "display_name": "name",
+                "username": "preferred_username",
+            },
         },
-        {},
+        {"features": {}},
     ]
     for user_input in steps:
         assert response.status == 200, response.text
@@ -143,8 +145,8 @@ def config_entries(hass: HassInstance) -> list[dict[str, Any]]:
     return entries
 
 
-def stored_entry_data(hass: HassInstance, title: str) -> dict[str, Any]:
-    """Return the data of the entry with this title once hass has saved it to storage."""
+def stored_entry_data(hass: HassInstance, title: str, part: str = "data") -> dict[str, Any]:
+    """Return the data (or options) of the entry with this title once hass has saved it."""
     path = hass.config_dir / ".storage" / "core.config_entries"
 
     def probe() -> dict[str, Any] | None:
@@ -154,7 +156,7 @@ def stored_entry_data(hass: HassInstance, title: str) -> dict[str, Any]:
             return None
         for entry in stored["data"]["entries"]:
             if entry["domain"] == "auth_oidc" and entry["title"] == title:
-                data: dict[str, Any] = entry["data"]
+                data: dict[str, Any] = entry[part]
                 return data
         return None
 
@@ -280,7 +282,10 @@ def test_owner_sets_up_pocket_id_in_the_ui(
     assert data["discovery_url"] == provider.discovery_url
     assert data["client_id"] == provider.public_client_id
     assert "client_secret" not in data
-    assert data["roles"] == {"admin": "admins", "user": "users"}
+    assert stored_entry_data(hass, "Pocket ID", "options")["roles"] == {
+        "admin": "admins",
+        "user": "users",
+    }
 
     # No restart: the login page offers the new provider right away.
     current = sso_login_after_logout(page, hass, "Pocket ID", "alice", "Alice Admin")
@@ -329,7 +334,10 @@ def test_owner_sets_up_a_confidential_client_with_a_discovery_url(
     assert data["discovery_url"] == provider.discovery_url
     assert data["client_id"] == provider.confidential_client_id
     assert data["client_secret"] == provider.confidential_client_secret
-    assert data["roles"] == {"admin": "admins", "user": None}
+    assert stored_entry_data(hass, "Company SSO", "options")["roles"] == {
+        "admin": "admins",
+        "user": None,
+    }
 
     current = sso_login_after_logout(page, hass, "Company SSO", "bob", "Bob User")
     expect(page.locator("ha-sidebar").get_by_text("Settings", exact=True)).to_have_count(0)

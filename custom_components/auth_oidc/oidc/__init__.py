@@ -41,6 +41,7 @@ from .models import (
     TokenSet,
 )
 from .pkce import code_challenge_s256, generate_code_verifier, generate_nonce, generate_state
+from .probe import ProbeResult, probe_provider
 
 __all__ = [
     "ASYMMETRIC_ALGS",
@@ -62,6 +63,7 @@ __all__ = [
     "LogoutToken",
     "OIDCClient",
     "OIDCError",
+    "ProbeResult",
     "ProviderMetadata",
     "ProviderMetadataCache",
     "RefreshResult",
@@ -78,6 +80,7 @@ __all__ = [
     "issuer_from_discovery_url",
     "parse_jwks",
     "parse_provider_metadata",
+    "probe_provider",
     "validate_id_token",
     "validate_logout_token",
 ]

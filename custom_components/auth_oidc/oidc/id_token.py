@@ -55,6 +55,11 @@ def allowed_algorithms(metadata: ProviderMetadata, settings: ClientSettings) -> 
         candidates = (configured,) if settings.client_secret else ()
     else:
         candidates = (configured,) if configured in ASYMMETRIC_ALGS else ()
+    return usable_algorithms(metadata, candidates)
+
+
+def usable_algorithms(metadata: ProviderMetadata, candidates: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the `candidates` the provider signs ID tokens with; raise if there are none."""
     # RFC 8725 §3.1: an explicit allow-list, intersected with what the provider signs with.
     allowed = tuple(
         alg for alg in candidates if alg in metadata.id_token_signing_alg_values_supported

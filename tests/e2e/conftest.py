@@ -367,7 +367,7 @@ def oidc_provider_factory(
     ``<hass_url>/auth/oidc/callback``; ``clients``/``users`` replace the demo ones
     (``provider_process.default_clients``/``DEFAULT_USERS``); ``extra_config`` adds
     top-level config keys (``ttl``, ``min_state_length``, ``end_session_confirm``,
-    ``at_hash``, ``id_token_aud``, ``internal_host``).
+    ``at_hash``, ``id_token_aud``, ``internal_host``, ``backchannel_logout``).
     The issuer is ``http://127.0.0.1:<port>``; ``port=0`` lets the OS pick one.
     """
     check_installed()

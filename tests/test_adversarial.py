@@ -52,8 +52,8 @@ from tests.adversarial_support import (
     setup_harness,
 )
 from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider, pkce_s256
-from tests.oidc.support import FakeClock
 
 EVIL = "https://evil.example.net/"
 EVIL_CALLBACK = "https://evil.example.net/steal"

@@ -48,6 +48,7 @@ from custom_components.auth_oidc.device_login import (
 from custom_components.auth_oidc.login_state import ClientRequest, source_key
 from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
 from tests.test_views import onboarded, provider
 
@@ -86,14 +87,6 @@ APPROVER_IP = "198.51.100.23"
 APPROVAL_URL = "https://ha.example.com/auth/oidc/device"
 
 __all__ = ["onboarded", "provider"]  # fixtures shared with test_views
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -387,7 +380,7 @@ def create(store: DeviceLoginStore, remote: str) -> tuple[DeviceLogin, str]:
 
 
 def test_store_is_bounded_per_source_and_overall() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = DeviceLoginStore(cap=10, per_source_cap=3, clock=clock)
     first, _ = create(store, "203.0.113.1")
     for _ in range(5):
@@ -401,7 +394,7 @@ def test_store_is_bounded_per_source_and_overall() -> None:
 
 
 def test_store_expires_codes_and_logins() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = DeviceLoginStore(code_ttl=300, ttl=600, clock=clock)
     login, cookie = create(store, "203.0.113.1")
     clock.now += 301
@@ -438,7 +431,7 @@ def test_store_is_single_use_and_bound_to_both_browsers() -> None:
 
 
 def test_limiter_blocks_after_repeated_failures_then_forgives() -> None:
-    clock = Clock()
+    clock = FakeClock()
     limiter = AttemptLimiter(max_failures=5, window=900, block=900, cap=3, clock=clock)
     for _ in range(4):
         assert not limiter.count("a")
@@ -802,7 +795,7 @@ async def test_block_and_codes_expire(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
 ) -> None:
     await set_up(hass, provider)
-    clock = Clock()
+    clock = FakeClock()
     hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(clock=clock)
     phone = await hass_client_no_auth()
     waiting = await open_waiting_page(phone)
@@ -833,7 +826,7 @@ async def test_an_approval_that_takes_too_long_expires(
     issued_codes: list[tuple[str, str]],
 ) -> None:
     await set_up(hass, provider, issued_codes)
-    clock = Clock()
+    clock = FakeClock()
     hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(clock=clock)
     phone = await hass_client_no_auth()
     laptop = await hass_client_no_auth()

@@ -32,8 +32,8 @@ from tests.adversarial_support import (
     reason_text,
     setup_harness,
 )
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
-from tests.oidc.support import FakeClock
 
 
 def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None:

@@ -5,9 +5,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
-
-from .support import FakeClock
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ from custom_components.auth_oidc.oidc import (
 )
 from custom_components.auth_oidc.oidc import discovery as discovery_module
 from custom_components.auth_oidc.oidc.http import HTTPResponse
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
 
-from .support import FakeClock, self_signed_tls
+from .support import self_signed_tls
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 

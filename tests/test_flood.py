@@ -31,13 +31,9 @@ from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.adversarial_support import (
     EXPECTED_FLOOD_STATUS,
-    USER,
     Harness,
     authorize_query,
-    client_id_pages,
     flood_requests,
-    onboarded,
-    registered_client,
     registered_client_query,
     setup_harness,
     storage_writes,
@@ -51,28 +47,16 @@ CONCURRENCY = 25
 # Home Assistant's default: failed logins are not counted, so nothing is banned (or written).
 NO_BAN = {"login_attempts_threshold": -1}
 
-# Fixtures shared by the hardening suites (the first two autouse).
-__all__ = ["client_id_pages", "onboarded", "registered_client"]
+
+def cap_pending_logins(harness: Harness) -> None:
+    """Bound the pending logins at CAP, so that a flood fills the store."""
+    harness.hass.data[DATA_DOMAIN].pending_logins = PendingLoginStore(cap=CAP)
 
 
-@pytest.fixture
-def hass_config_dir(tmp_path: Path) -> str:
-    """Give Home Assistant an empty config directory of its own, to watch for new files."""
-    return str(tmp_path)
-
-
-@pytest.fixture
-async def provider() -> Any:
-    async with FakeProvider.running(alg="ES256") as running:
-        running.user = dict(USER)
-        yield running
-
-
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    running = await setup_harness(hass, hass_client_no_auth, provider, http=NO_BAN, frontend=True)
-    hass.data[DATA_DOMAIN].pending_logins = PendingLoginStore(cap=CAP)
-    return running
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.harness(http=NO_BAN, frontend=True, after_setup=cap_pending_logins),
+]
 
 
 async def flood(harness: Harness, total: int, *, kinds: set[str] | None = None) -> Counter[str]:

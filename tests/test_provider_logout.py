@@ -15,11 +15,11 @@ from tests.adversarial_support import (
     CLIENT_ID,
     Harness,
     authorize_query,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
+
+pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 
 COOKIE = "auth_oidc_logout"
 ENDS_SESSION = {"end_provider_session": True}

@@ -50,7 +50,6 @@ from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
-from tests.test_views import onboarded, provider
 
 APP_REDIRECT = "homeassistant://auth-callback"
 APPS = {
@@ -86,7 +85,7 @@ BAN_THRESHOLD = 1000
 APPROVER_IP = "198.51.100.23"
 APPROVAL_URL = "https://ha.example.com/auth/oidc/device"
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_views
+pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 
 
 @dataclass

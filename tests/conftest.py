@@ -9,6 +9,8 @@ Markers that configure them (registered below):
   ``settle`` waits for the set-up's background warm-up, and ``after_setup(harness)`` (sync or
   async) runs once the integration is set up.
 * ``@pytest.mark.recorder_first``: start the recorder before Home Assistant (logbook tests).
+* ``@pytest.mark.without_hass``: no in-process Home Assistant (set on tests/oidc and tests/e2e
+  by their conftest.py).
 
 Modules that log in through the integration use ``pytest.mark.usefixtures("onboarded",
 "client_id_pages")``.
@@ -38,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "fake_provider(alg, user): signing algorithm and user of the provider fixture",
         "harness(settle, before_setup, after_setup, **options): how the harness fixture sets up",
         "recorder_first: start the recorder before Home Assistant",
+        "without_hass: the test runs no in-process Home Assistant (tests/oidc, tests/e2e)",
     ):
         config.addinivalue_line("markers", line)
 
@@ -51,6 +54,8 @@ def _marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load custom_components/auth_oidc in tests."""
+    if request.node.get_closest_marker("without_hass"):
+        return
     if request.node.get_closest_marker("recorder_first"):
         request.getfixturevalue("recorder_mock")
     request.getfixturevalue("enable_custom_integrations")

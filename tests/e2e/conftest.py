@@ -75,6 +75,7 @@ import pytest
 import pytest_socket
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from . import ha_pages
 from .glewlwyd_process import GlewlwydProcess
 from .hass_process import DEFAULT_AUTH_PROVIDERS, DEFAULT_LOG_LEVELS, HassInstance
 from .provider_process import ProviderProcess, check_installed
@@ -104,6 +105,13 @@ BROWSER_LOG = pytest.StashKey[list[str]]()
 START_TIMES = pytest.StashKey[list[str]]()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker of the ``hass`` fixture."""
+    config.addinivalue_line(
+        "markers", "sso_provider(fixture, **yaml): the identity provider of the hass fixture"
+    )
+
+
 def enable_loopback_sockets() -> None:
     """Undo phcc's pytest-socket block (the 127.0.0.1-only connect guard stays)."""
     pytest_socket.enable_socket()
@@ -118,6 +126,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.without_hass)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -174,11 +183,6 @@ def enable_event_loop_debug() -> None:
 @pytest.fixture(autouse=True)
 def verify_cleanup() -> None:
     """Override phcc's loop/thread leak check, which Playwright's sync API trips."""
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Override the in-process custom-integration switch of tests/conftest.py."""
 
 
 @pytest.fixture(autouse=True)
@@ -327,6 +331,21 @@ def hass_factory(
         return instance
 
     return factory
+
+
+@pytest.fixture
+def hass(request: pytest.FixtureRequest, hass_factory: HassFactory) -> HassInstance:
+    """Return hass with auth_oidc (public client, PKCE) for the module's identity provider.
+
+    That is the ``provider`` fixture unless the module names another fixture and the YAML's
+    options, e.g. ``@pytest.mark.sso_provider("glewlwyd", display_name="Glewlwyd")``.
+    """
+    marker = request.node.get_closest_marker("sso_provider")
+    identity = request.getfixturevalue(marker.args[0] if marker else "provider")
+    options = dict(marker.kwargs) if marker else {}
+    return hass_factory(
+        ha_pages.sso_config_yaml(identity.discovery_url, **options), with_integration=True
+    )
 
 
 @pytest.fixture

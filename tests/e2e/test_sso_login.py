@@ -21,7 +21,6 @@ from . import ha_pages
 from .conftest import (
     BROWSER_LOG,
     DEFAULT_TIMEOUT_MS,
-    HassFactory,
 )
 from .hass_process import HassInstance
 from .provider_process import ProviderProcess
@@ -38,12 +37,6 @@ type PageFactory = Callable[[], Page]
 
 
 # --------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def hass(hass_factory: HassFactory, provider: ProviderProcess) -> HassInstance:
-    """Return hass with auth_oidc (public client, PKCE) and person configured."""
-    return hass_factory(ha_pages.sso_config_yaml(provider.discovery_url), with_integration=True)
 
 
 @pytest.fixture

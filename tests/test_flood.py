@@ -39,6 +39,7 @@ from tests.adversarial_support import (
     storage_writes,
 )
 from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
 
 FLOOD_REQUESTS = int(os.environ.get("FLOOD_REQUESTS", "2000"))
@@ -174,12 +175,12 @@ async def test_flood_for_a_registering_client_keeps_state_bounded_and_its_login_
 
 
 async def test_expired_pending_logins_are_dropped(harness: Harness) -> None:
-    now = [0.0]
-    store = PendingLoginStore(cap=CAP, ttl=600, clock=lambda: now[0])
+    clock = FakeClock(now=0.0)
+    store = PendingLoginStore(cap=CAP, ttl=600, clock=clock)
     harness.hass.data[DATA_DOMAIN].pending_logins = store
     await flood(harness, 10, kinds={"start"})
     assert len(store) == 10
-    now[0] = 601.0
+    clock.now = 601.0
     await flood(harness, 1, kinds={"start"})
     assert len(store) == 1
 

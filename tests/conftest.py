@@ -62,9 +62,9 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Give each Home Assistant a config directory of its own (bans, new files stay there)."""
-    return hass_tmp_config_dir
+def hass_config_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Give each Home Assistant an empty config directory of its own (bans, new files go there)."""
+    return str(tmp_path_factory.mktemp("hass-config"))
 
 
 @pytest.fixture

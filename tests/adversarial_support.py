@@ -292,9 +292,25 @@ async def setup_harness(
     frontend: bool = False,
     **options: Any,
 ) -> Harness:
-    """Set up http (IP ban counting on), auth, person and our integration; spy on codes.
+    """Set up the integration (`set_up_integration`) and return its driver; spy on codes."""
+    await set_up_integration(hass, provider, http=http, frontend=frontend, **options)
+    harness = Harness(hass=hass, client=await client_factory(), provider=provider)
+    spy_auth_codes(hass, harness.issued_codes)
+    return harness
+
+
+async def set_up_integration(
+    hass: HomeAssistant,
+    provider: FakeProvider,
+    *,
+    http: Mapping[str, Any] | None = None,
+    frontend: bool = False,
+    **options: Any,
+) -> None:
+    """Set up http (IP ban counting on), auth, person and our integration for `provider`.
 
     The frontend (Home Assistant's login page at /auth/authorize) only when asked: it is slow.
+    `client_secret=None` makes a public client.
     """
     http_config = {"login_attempts_threshold": BAN_THRESHOLD, **(http or {})}
     assert await async_setup_component(hass, "http", {"http": http_config})
@@ -315,9 +331,6 @@ async def setup_harness(
     await hass.config.async_update(external_url="https://ha.example.com")
     assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
     await hass.async_block_till_done()
-    harness = Harness(hass=hass, client=await client_factory(), provider=provider)
-    spy_auth_codes(hass, harness.issued_codes)
-    return harness
 
 
 def response_secrets(provider: FakeProvider) -> list[str]:

@@ -19,10 +19,8 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.components import persistent_notification
-from homeassistant.components.auth import DATA_STORE
 from homeassistant.components.http.ban import KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util.network import is_local
 from pytest_homeassistant_custom_component.common import async_capture_events
@@ -48,6 +46,7 @@ from custom_components.auth_oidc.device_login import (
 from custom_components.auth_oidc.login_state import ClientRequest, source_key
 from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
+from tests.adversarial_support import set_up_integration, spy_auth_codes
 from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
 
@@ -81,7 +80,6 @@ WEB_QUERY = {
     "state": "web-state",
 }
 CODE_PATTERN = re.compile(r'id="device-code"[^>]*>([A-Z0-9]{4}-[A-Z0-9]{4})<')
-BAN_THRESHOLD = 1000
 APPROVER_IP = "198.51.100.23"
 APPROVAL_URL = "https://ha.example.com/auth/oidc/device"
 
@@ -118,36 +116,17 @@ async def set_up(
     frontend: bool = False,
     **options: Any,
 ) -> None:
-    """Set up http (IP ban counting, X-Forwarded-For from the test client), auth, ours."""
-    http = {
-        "login_attempts_threshold": BAN_THRESHOLD,
-        "use_x_forwarded_for": True,
-        "trusted_proxies": ["127.0.0.1"],
-    }
-    assert await async_setup_component(hass, "http", {"http": http})
-    assert await async_setup_component(hass, "auth", {})
-    if frontend:
-        assert await async_setup_component(hass, "frontend", {})
-    assert await async_setup_component(hass, "person", {})
-    config = {
-        "client_id": provider.client_id,
-        "discovery_url": provider.discovery_url,
-        "display_name": "Pocket ID",
+    """Set up the integration (a public client), believing X-Forwarded-For from the test client."""
+    await set_up_integration(
+        hass,
+        provider,
+        http={"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]},
+        frontend=frontend,
+        client_secret=None,
         **options,
-    }
-    # The web frontend of these tests is served at this configured external URL.
-    await hass.config.async_update(external_url="https://ha.example.com")
-    assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
-    await hass.async_block_till_done()
+    )
     if issued is not None:
-        store_result = hass.data[DATA_STORE]
-
-        def recording(client_id: str, *args: Any, **kwargs: Any) -> str:
-            code: str = store_result(client_id, *args, **kwargs)
-            issued.append((client_id, code))
-            return code
-
-        hass.data[DATA_STORE] = recording
+        spy_auth_codes(hass, issued)
 
 
 def app_query(app: str = "ios", state: str = "app-state-1234") -> dict[str, str]:

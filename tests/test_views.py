@@ -144,16 +144,9 @@ async def test_replayed_callback_is_refused(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    client = harness.client
-    response = await client.post(
-        "/auth/oidc/redirect",
-        data={**authorize_query(), "entry_id": harness.entry_id},
-        allow_redirects=False,
-    )
-    callback_query = await provider.authorize(response.headers["Location"])
-    url = "/auth/oidc/callback?" + urlencode(callback_query)
-    assert (await client.get(url, allow_redirects=False)).status == 302
-    replay = await client.get(url, allow_redirects=False)
+    callback_query = await harness.start_at_provider()
+    assert (await harness.callback(callback_query)).status == 302
+    replay = await harness.callback(callback_query)
     assert replay.status == 400
     assert "expired or was already used" in await replay.text()
 
@@ -164,17 +157,9 @@ async def test_callback_from_another_browser_is_refused(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    victim = harness.client
-    response = await victim.post(
-        "/auth/oidc/redirect",
-        data={**authorize_query(), "entry_id": harness.entry_id},
-        allow_redirects=False,
-    )
-    callback_query = await provider.authorize(response.headers["Location"])
-    victim.session.cookie_jar.clear()
-    refused = await victim.get(
-        "/auth/oidc/callback?" + urlencode(callback_query), allow_redirects=False
-    )
+    callback_query = await harness.start_at_provider()
+    harness.client.session.cookie_jar.clear()
+    refused = await harness.callback(callback_query)
     assert refused.status == 400
 
 

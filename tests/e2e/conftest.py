@@ -23,7 +23,8 @@ Fixtures (see their docstrings):
 * ``provider``: one RS256 test provider per test module (started once, its own port), for modules
   whose tests share a hass instance and so must share the provider's signing key.
 * ``browser`` (package), ``browser_context`` and ``page`` (per test, fresh cookies and
-  storage), ``screenshot(name) -> Path``. On failure the page is saved to
+  storage), ``new_page() -> Page`` (a page in another fresh context: a second device),
+  ``screenshot(name) -> Path``. On failure the page is saved to
   ``.artifacts/e2e/<test name>.png`` and the hass/provider log tails and the browser
   console are added to the failure report.
 
@@ -102,6 +103,8 @@ PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 USED_HASS = pytest.StashKey[list[HassInstance]]()
 USED_PROVIDERS = pytest.StashKey[list[ProviderProcess | GlewlwydProcess]]()
 BROWSER_LOG = pytest.StashKey[list[str]]()
+
+type PageFactory = Callable[[], Page]
 START_TIMES = pytest.StashKey[list[str]]()
 
 
@@ -486,6 +489,28 @@ def page(request: pytest.FixtureRequest, browser_context: BrowserContext) -> Gen
             print(f"could not save failure screenshot: {err}")
         else:
             print(f"failure screenshot: {path}")
+
+
+@pytest.fixture
+def new_page(request: pytest.FixtureRequest, browser: Browser) -> Generator[PageFactory]:
+    """Return a function opening a page in a new browser context (no cookies, no storage)."""
+    contexts = []
+    log = request.node.stash.setdefault(BROWSER_LOG, [])
+
+    def factory() -> Page:
+        context = browser.new_context(
+            locale="en-US", timezone_id="UTC", viewport={"width": 1280, "height": 800}
+        )
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        context.on("console", lambda msg: log.append(f"[{msg.type}] {msg.text}"))
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield factory
+    finally:
+        for context in contexts:
+            context.close()
 
 
 @pytest.fixture

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Generator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from . import ha_pages
-from .conftest import DEFAULT_TIMEOUT_MS, HassFactory, PortRegistry, ProviderFactory
+from .conftest import HassFactory, PageFactory, PortRegistry, ProviderFactory
 from .hass_process import HassInstance
 from .provider_process import ProviderProcess, default_clients
 from .support import LOOPBACK
@@ -50,17 +49,6 @@ def backchannel_provider(
         extra_config={"backchannel_logout": True},
         port=e2e_ports("backchannel-provider"),
     )
-
-
-@pytest.fixture
-def second_context(browser: Browser) -> Generator[BrowserContext]:
-    """Return another browser context: a second device with its own provider session."""
-    context = browser.new_context(locale="en-US", timezone_id="UTC")
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def sso_login_as_alice(page: Page, hass: HassInstance) -> dict[str, Any]:
@@ -97,14 +85,14 @@ def test_provider_logout_ends_that_home_assistant_session(
     hass_factory: HassFactory,
     backchannel_provider: ProviderProcess,
     page: Page,
-    second_context: BrowserContext,
+    new_page: PageFactory,
 ) -> None:
     """Signing out at the provider ends that browser's HA session at once, not another's."""
     hass = hass_factory(
         ha_pages.sso_config_yaml(backchannel_provider.discovery_url), with_integration=True
     )
     ended = sso_login_as_alice(page, hass)
-    other_page = second_context.new_page()
+    other_page = new_page()  # a second device, with its own provider session
     kept = sso_login_as_alice(other_page, hass)
     assert refresh_status(hass, ended) == 200
     assert api_status(hass, ended) == 200

@@ -16,6 +16,7 @@ Modules that log in through the integration use ``pytest.mark.usefixtures("onboa
 "client_id_pages")``.
 """
 
+import copy
 import inspect
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -79,7 +80,7 @@ async def provider(request: pytest.FixtureRequest) -> AsyncIterator[FakeProvider
 @pytest.fixture
 def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
     """Start onboarded, with Home Assistant's own username/password login configured."""
-    hass_storage["onboarding"] = ONBOARDING
+    hass_storage["onboarding"] = copy.deepcopy(ONBOARDING)  # tests may change their copy
 
 
 @pytest.fixture

@@ -37,10 +37,7 @@ async def test_same_username_never_logs_in_as_existing_user_without_linking(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    client = harness.client
-    user = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id != existing.id
     assert {c.auth_provider_type for c in user.credentials} == {DOMAIN}
 
@@ -57,10 +54,7 @@ async def test_automatic_user_linking_links_by_exact_username(
         client_secret=None,
         features={"automatic_user_linking": True},
     )
-    client = harness.client
-    user = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id == existing.id
     assert {c.auth_provider_type for c in user.credentials} == {"homeassistant", DOMAIN}
     # No second person: the user existed before.
@@ -81,16 +75,11 @@ async def test_owner_is_never_demoted(
         client_secret=None,
         features={"automatic_user_linking": True},
     )
-    client = harness.client
-    linked = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    linked = await user_of(hass, await harness.login_ok())
     assert linked.id == owner.id
     # Later the provider drops the administrator group: the owner stays an administrator.
     provider.user = {**provider.user, "groups": []}
-    user = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id == owner.id
     assert [group.id for group in user.groups] == [GROUP_ID_ADMIN]
 
@@ -123,10 +112,7 @@ async def test_automatic_user_linking_needs_an_exactly_equal_username(
         client_secret=None,
         features={"automatic_user_linking": True},
     )
-    client = harness.client
-    user = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id != existing.id
     assert {c.auth_provider_type for c in existing.credentials} == {"homeassistant"}
 
@@ -150,20 +136,15 @@ async def test_automatic_user_linking_gives_an_administrator_only_to_an_administ
         client_secret=None,
         features={"automatic_user_linking": True},
     )
-    client = harness.client
     # Same username, but the provider does not put this login in the administrator group.
     provider.user = {**provider.user, "groups": ["users"]}
-    plain = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    plain = await user_of(hass, await harness.login_ok())
     assert plain.id != admin.id
     assert [group.id for group in plain.groups] == [GROUP_ID_USER]
     assert {c.auth_provider_type for c in admin.credentials} == {"homeassistant"}
     # Another account at the provider, same username, in the administrator group: linked.
     provider.user = {**provider.user, "sub": "another-subject", "groups": ["admins"]}
-    linked = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    linked = await user_of(hass, await harness.login_ok())
     assert linked.id == admin.id
 
 
@@ -173,15 +154,10 @@ async def test_identity_is_issuer_and_subject(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    client = harness.client
-    first = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    first = await user_of(hass, await harness.login_ok())
     # Same username and e-mail, another subject: another person.
     provider.user = {**provider.user, "sub": "another-subject"}
-    second = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    second = await user_of(hass, await harness.login_ok())
     assert first.id != second.id
     assert [group.id for group in second.groups] == [GROUP_ID_ADMIN]
 
@@ -197,8 +173,7 @@ async def test_no_person_when_disabled(
         client_secret=None,
         features={"automatic_person_creation": False},
     )
-    client = harness.client
-    await harness.redeem((await harness.login(client)).headers["Location"])
+    await harness.login_ok()
     await hass.async_block_till_done()
     assert hass.data["person"][1].async_items() == []
 
@@ -210,10 +185,7 @@ async def test_plain_user_role(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    client = harness.client
-    user = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    user = await user_of(hass, await harness.login_ok())
     assert [group.id for group in user.groups] == [GROUP_ID_USER]
     assert not user.is_admin
 
@@ -224,12 +196,9 @@ async def test_deactivated_user_is_refused(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    client = harness.client
-    user = await user_of(
-        hass, await harness.redeem((await harness.login(client)).headers["Location"])
-    )
+    user = await user_of(hass, await harness.login_ok())
     await hass.auth.async_update_user(user, is_active=False)
-    response = await harness.login(client)
+    response = await harness.login()
     assert response.status == 403
     assert "deactivated" in await response.text()
 

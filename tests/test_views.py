@@ -69,8 +69,7 @@ async def test_full_login_creates_admin_and_hands_off(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    client = harness.client
-    response = await harness.login(client, store_token="true")
+    response = await harness.login(store_token="true")
     assert response.status == 302, await response.text()
     location = response.headers["Location"]
     assert location.startswith(REDIRECT_URI + "&code=")
@@ -100,13 +99,12 @@ async def test_second_login_reuses_user_and_applies_role_change(
     harness = await setup_harness(
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    client = harness.client
-    first = await harness.redeem((await harness.login(client)).headers["Location"])
+    first = await harness.login_ok()
     first_token = hass.auth.async_get_refresh_token_by_token(first["refresh_token"])
     assert first_token is not None
     user = first_token.user
     provider.user = {**provider.user, "groups": ["users"], "name": "Alice Demoted"}
-    second = await harness.redeem((await harness.login(client)).headers["Location"])
+    second = await harness.login_ok()
     second_token = hass.auth.async_get_refresh_token_by_token(second["refresh_token"])
     assert second_token is not None
     same_user = second_token.user
@@ -131,8 +129,7 @@ async def test_user_outside_required_group_is_refused(
     )
     provider.user = {**provider.user, "groups": ["guests"]}
     users_before = len(await hass.auth.async_get_users())
-    client = harness.client
-    response = await harness.login(client)
+    response = await harness.login()
     assert response.status == 403
     assert "not in a group that may use Home Assistant" in await response.text()
     assert len(await hass.auth.async_get_users()) == users_before
@@ -201,7 +198,7 @@ async def test_provider_down_at_startup_then_back(
         assert "cannot be reached right now" in page
         assert "Use another login method" in page
         provider.status.pop("discovery")
-        response = await harness.login(client)
+        response = await harness.login()
         assert response.status == 302
         assert response.headers["Location"].startswith(REDIRECT_URI)
 
@@ -291,8 +288,7 @@ async def test_a_single_group_sent_as_a_string_counts(
         roles={"user": "users"},
     )
     provider.user = {**provider.user, "groups": "admins"}
-    client = harness.client
-    tokens = await harness.redeem((await harness.login(client)).headers["Location"])
+    tokens = await harness.login_ok()
     refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert refresh_token is not None
     assert [group.id for group in refresh_token.user.groups] == [GROUP_ID_ADMIN]
@@ -311,8 +307,7 @@ async def test_absent_groups_claim_is_refused_as_no_groups(
     )
     provider.user = {name: value for name, value in provider.user.items() if name != "groups"}
     users_before = len(await hass.auth.async_get_users())
-    client = harness.client
-    response = await harness.login(client)
+    response = await harness.login()
     assert response.status == 403
     page = await response.text()
     assert "not in a group that may use Home Assistant" in page
@@ -342,8 +337,7 @@ async def test_malformed_groups_claim_is_refused_naming_its_shape(
     )
     provider.user = {**provider.user, "groups": groups}
     users_before = len(await hass.auth.async_get_users())
-    client = harness.client
-    response = await harness.login(client)
+    response = await harness.login()
     assert response.status == 403
     page = await response.text()
     assert "sent your groups in a form Home Assistant cannot read" in page
@@ -361,8 +355,7 @@ async def test_malformed_groups_claim_without_required_group_logs_in_as_plain_us
         hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
     provider.user = {**provider.user, "groups": {"admins": True}}
-    client = harness.client
-    tokens = await harness.redeem((await harness.login(client)).headers["Location"])
+    tokens = await harness.login_ok()
     refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert refresh_token is not None
     assert [group.id for group in refresh_token.user.groups] == [GROUP_ID_USER]
@@ -381,8 +374,7 @@ async def test_eddsa_id_token_with_either_at_hash_digest_logs_in(
         harness = await setup_harness(
             hass, hass_client_no_auth, provider, frontend=True, client_secret=None
         )
-        client = harness.client
-        response = await harness.login(client)
+        response = await harness.login()
         assert response.status == 302, await response.text()
         tokens = await harness.redeem(response.headers["Location"])
     assert hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"]) is not None

@@ -5,16 +5,15 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
-import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from homeassistant.components.auth import DATA_STORE
@@ -30,12 +29,7 @@ from custom_components.auth_oidc.const import BINDING_COOKIE, DOMAIN
 from custom_components.auth_oidc.oidc import OIDCClient
 from custom_components.auth_oidc.pages import PAGE_TRANSLATION_DIR
 from custom_components.auth_oidc.runtime import DATA_DOMAIN, OIDCConfigEntry
-from tests.client_app import (
-    REAL_FETCH_REDIRECT_URIS,
-    REGISTERED_REDIRECT_URI,
-    ClientApp,
-    client_app_page,
-)
+from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
 from tests.fake_provider import DEFAULT_CLIENT_SECRET, FakeProvider
 
 CLIENT_ID = "https://ha.example.com/"
@@ -51,30 +45,6 @@ ONBOARDING = {
     "key": "onboarding",
     "data": {"done": ["user", "core_config", "analytics", "integration"]},
 }
-
-
-@pytest.fixture(autouse=True)
-def onboarded(hass_storage: dict[str, Any], local_auth: Any) -> None:
-    """Start onboarded, with Home Assistant's own username/password login configured."""
-    hass_storage["onboarding"] = ONBOARDING
-
-
-@pytest.fixture(autouse=True)
-def client_id_pages() -> Iterator[AsyncMock]:
-    """Answer IndieAuth client_id page fetches with "no redirect URIs" (no network in tests)."""
-    with patch(
-        "homeassistant.components.auth.indieauth.fetch_redirect_uris",
-        AsyncMock(return_value=[]),
-    ) as fetch:
-        yield fetch
-
-
-@pytest.fixture
-async def registered_client(client_id_pages: AsyncMock) -> AsyncIterator[ClientApp]:
-    """A third-party client whose page, really fetched, registers a cross-origin redirect_uri."""
-    async with client_app_page(REGISTERED_REDIRECT_URI) as client:
-        client_id_pages.side_effect = REAL_FETCH_REDIRECT_URIS
-        yield client
 
 
 def registered_client_query(client: ClientApp, **extra: str) -> dict[str, str]:
@@ -292,6 +262,15 @@ class Harness:
         return runtime.client
 
 
+async def local_user(hass: HomeAssistant, local_auth: Any, username: str, name: str) -> Any:
+    """Create a Home Assistant user with a username/password login."""
+    local_auth.data.add_auth(username, "local-password-123")
+    credentials = await local_auth.async_get_or_create_credentials({"username": username})
+    user = await hass.auth.async_create_user(name, group_ids=["system-admin"])
+    await hass.auth.async_link_user(user, credentials)
+    return user
+
+
 def spy_auth_codes(hass: HomeAssistant, issued: list[tuple[str, str]]) -> None:
     """Record every authorization code handed to Home Assistant's code store."""
     store_result = hass.data[DATA_STORE]
@@ -313,9 +292,25 @@ async def setup_harness(
     frontend: bool = False,
     **options: Any,
 ) -> Harness:
-    """Set up http (IP ban counting on), auth, person and our integration; spy on codes.
+    """Set up the integration (`set_up_integration`) and return its driver; spy on codes."""
+    await set_up_integration(hass, provider, http=http, frontend=frontend, **options)
+    harness = Harness(hass=hass, client=await client_factory(), provider=provider)
+    spy_auth_codes(hass, harness.issued_codes)
+    return harness
+
+
+async def set_up_integration(
+    hass: HomeAssistant,
+    provider: FakeProvider,
+    *,
+    http: Mapping[str, Any] | None = None,
+    frontend: bool = False,
+    **options: Any,
+) -> None:
+    """Set up http (IP ban counting on), auth, person and our integration for `provider`.
 
     The frontend (Home Assistant's login page at /auth/authorize) only when asked: it is slow.
+    `client_secret=None` makes a public client.
     """
     http_config = {"login_attempts_threshold": BAN_THRESHOLD, **(http or {})}
     assert await async_setup_component(hass, "http", {"http": http_config})
@@ -330,13 +325,12 @@ async def setup_harness(
         "display_name": "Pocket ID",
         **options,
     }
+    if config["client_secret"] is None:  # a public client
+        del config["client_secret"]
     # The web frontend of these tests is served at this configured external URL.
     await hass.config.async_update(external_url="https://ha.example.com")
     assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
     await hass.async_block_till_done()
-    harness = Harness(hass=hass, client=await client_factory(), provider=provider)
-    spy_auth_codes(hass, harness.issued_codes)
-    return harness
 
 
 def response_secrets(provider: FakeProvider) -> list[str]:

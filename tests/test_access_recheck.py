@@ -30,13 +30,15 @@ from tests.adversarial_support import (
     CLIENT_ID,
     USER,
     Harness,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
 
 RECHECK = {"recheck_access": True, "recheck_interval": 1}
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.harness(features=RECHECK),
+]
 PERIOD = timedelta(minutes=1)
 SUBJECT = str(USER["sub"])
 
@@ -46,11 +48,6 @@ async def make_harness(
 ) -> Harness:
     features = {**RECHECK, **options.pop("features", {})}
     return await setup_harness(hass, hass_client_no_auth, provider, features=features, **options)
-
-
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    return await make_harness(hass, hass_client_no_auth, provider)
 
 
 def recheck(harness: Harness) -> AccessRecheck:

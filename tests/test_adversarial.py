@@ -42,18 +42,22 @@ from tests.adversarial_support import (
     assert_error_page,
     authorize_query,
     binding_cookie_name,
-    client_id_pages,
     is_same_origin_path,
-    onboarded,
+    local_user,
     page_links,
-    registered_client,
     registered_client_query,
     response_secrets,
     setup_harness,
 )
 from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider, pkce_s256
-from tests.oidc.support import FakeClock
+
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.fake_provider(alg="RS256"),
+    pytest.mark.harness(settle=True),
+]
 
 EVIL = "https://evil.example.net/"
 EVIL_CALLBACK = "https://evil.example.net/steal"
@@ -62,16 +66,6 @@ SLOW = 1.0
 TWO_MEGABYTES = 2 * 1024 * 1024
 
 type Knobs = dict[str, Any] | Callable[[FakeProvider], dict[str, Any]]
-
-# Fixtures shared by the hardening suites (the first two autouse).
-__all__ = ["client_id_pages", "onboarded", "registered_client"]
-
-
-@pytest.fixture
-async def provider() -> Any:
-    async with FakeProvider.running(alg="RS256") as running:
-        running.user = dict(USER)
-        yield running
 
 
 @pytest.fixture
@@ -82,14 +76,6 @@ def new_browser(aiohttp_client: Any, hass_client_no_auth: Any) -> Any:
         return await aiohttp_client(harness.client.server)
 
     return make
-
-
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    harness = await setup_harness(hass, hass_client_no_auth, provider)
-    # The set-up's background warm-up fetches discovery and keys: let it finish first.
-    await hass.async_block_till_done(wait_background_tasks=True)
-    return harness
 
 
 def now() -> int:
@@ -1154,15 +1140,6 @@ async def test_error_page_links_for_a_valid_client_stay_same_origin(
 
 
 # -- identity confusion ---------------------------------------------------------------------
-
-
-async def local_user(hass: HomeAssistant, local_auth: Any, username: str, name: str) -> Any:
-    """Create a Home Assistant user with a username/password login."""
-    local_auth.data.add_auth(username, "local-password-123")
-    credentials = await local_auth.async_get_or_create_credentials({"username": username})
-    user = await hass.auth.async_create_user(name, group_ids=["system-admin"])
-    await hass.auth.async_link_user(user, credentials)
-    return user
 
 
 MALLORY = {

@@ -19,23 +19,20 @@ from custom_components.auth_oidc.logbook import (
 from tests.adversarial_support import (
     USER,
     Harness,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
+    local_user,
     response_secrets,
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
-from tests.test_adversarial import local_user
 
 PROXY = {"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]}
 INTERNET = {"X-Forwarded-For": "203.0.113.9"}
 
 
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    return await setup_harness(
-        hass, hass_client_no_auth, provider, http=PROXY, roles={"user": "users"}
-    )
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.harness(http=PROXY, roles={"user": "users"}),
+]
 
 
 def capture(hass: HomeAssistant, event_type: str) -> list[Event]:

@@ -13,19 +13,13 @@ from custom_components.auth_oidc.oidc.id_token import BACKCHANNEL_LOGOUT_EVENT
 from tests.adversarial_support import (
     USER,
     Harness,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
-    setup_harness,
 )
 from tests.fake_provider import FakeProvider
 
+pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
+
 LOGOUT_PATH = "/auth/oidc/backchannel-logout"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    return await setup_harness(hass, hass_client_no_auth, provider)
 
 
 def logout_claims(provider: FakeProvider, **changes: Any) -> dict[str, Any]:

@@ -1,126 +1,31 @@
 """Integration tests of browser_views.py: interception, welcome, start, callback."""
 
 import base64
-import hashlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from aiohttp.test_utils import TestClient
 from homeassistant.auth.const import GROUP_ID_ADMIN, GROUP_ID_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 
 from custom_components.auth_oidc.browser_views import callback_failure
 from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.login_page import LoginPageReason
 from custom_components.auth_oidc.oidc import ErrorCode, OIDCError, discovery
+from tests.adversarial_support import CLIENT_ID, REDIRECT_URI, authorize_query, setup_harness
 from tests.fake_provider import FakeProvider, half_hash
 
-CLIENT_ID = "https://ha.example.com/"
-REDIRECT_URI = "https://ha.example.com/?auth_callback=1"
-VERIFIER = "client-verifier-" + "x" * 40
-
-
-def challenge(verifier: str) -> str:
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    )
-
-
-def authorize_query(**extra: str) -> dict[str, str]:
-    return {
-        "response_type": "code",
-        "client_id": CLIENT_ID,
-        "redirect_uri": REDIRECT_URI,
-        "state": "client-state-123",
-        "code_challenge": challenge(VERIFIER),
-        "code_challenge_method": "S256",
-        **extra,
-    }
-
-
-@pytest.fixture(autouse=True)
-def onboarded(hass_storage: dict[str, Any], local_auth) -> None:
-    """Start every test onboarded, with Home Assistant's own username/password login."""
-    hass_storage["onboarding"] = {
-        "version": 4,
-        "minor_version": 1,
-        "key": "onboarding",
-        "data": {"done": ["user", "core_config", "analytics", "integration"]},
-    }
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="RS256") as running:
-        running.user = {
-            "sub": "5f0c1d2e-0000-4000-8000-000000000001",
-            "name": "Alice Admin",
-            "preferred_username": "alice",
-            "email": "alice@example.com",
-            "groups": ["admins", "users"],
-        }
-        yield running
-
-
-async def setup_integration(hass: HomeAssistant, provider: FakeProvider, **options: Any) -> None:
-    assert await async_setup_component(hass, "frontend", {})
-    assert await async_setup_component(hass, "person", {})
-    config = {
-        "client_id": provider.client_id,
-        "discovery_url": provider.discovery_url,
-        "display_name": "Pocket ID",
-        **options,
-    }
-    # The web frontend of these tests is served at this configured external URL.
-    await hass.config.async_update(external_url="https://ha.example.com")
-    assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
-    await hass.async_block_till_done()
-
-
-async def login(client: TestClient[Any, Any], provider: FakeProvider, **extra: str) -> Any:
-    """Drive welcome → provider → callback; return the final response (not followed)."""
-    response = await client.post(
-        "/auth/oidc/redirect",
-        data={**authorize_query(**extra), "entry_id": entry_id(client)},
-        allow_redirects=False,
-    )
-    assert response.status == 302, await response.text()
-    callback_query = await provider.authorize(response.headers["Location"])
-    return await client.get(
-        "/auth/oidc/callback?" + urlencode(callback_query), allow_redirects=False
-    )
-
-
-def entry_id(client: TestClient[Any, Any]) -> str:
-    hass: HomeAssistant = client.app["hass"]
-    return hass.config_entries.async_entries(DOMAIN)[0].entry_id
-
-
-async def redeem(client: TestClient[Any, Any], location: str) -> dict[str, Any]:
-    query = parse_qs(urlsplit(location).query)
-    response = await client.post(
-        "/auth/token",
-        data={
-            "grant_type": "authorization_code",
-            "client_id": CLIENT_ID,
-            "code": query["code"][0],
-            "code_verifier": VERIFIER,
-        },
-    )
-    assert response.status == 200, await response.text()
-    tokens: dict[str, Any] = await response.json()
-    return tokens
+pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 
 
 async def test_authorize_page_leads_to_welcome(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     response = await client.get(
         "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
     )
@@ -142,8 +47,10 @@ async def test_authorize_page_leads_to_welcome(
 async def test_welcome_page_offers_provider_and_alternative(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     response = await client.get("/auth/oidc/welcome?" + urlencode(authorize_query()))
     assert response.status == 200
     page = await response.text()
@@ -159,11 +66,17 @@ async def test_welcome_page_offers_provider_and_alternative(
 async def test_user_outside_required_group_is_refused(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider, roles={"user": "household"})
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        roles={"user": "household"},
+    )
     provider.user = {**provider.user, "groups": ["guests"]}
     users_before = len(await hass.auth.async_get_users())
-    client = await hass_client_no_auth()
-    response = await login(client, provider)
+    response = await harness.login()
     assert response.status == 403
     assert "not in a group that may use Home Assistant" in await response.text()
     assert len(await hass.auth.async_get_users()) == users_before
@@ -172,17 +85,12 @@ async def test_user_outside_required_group_is_refused(
 async def test_replayed_callback_is_refused(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    response = await client.post(
-        "/auth/oidc/redirect",
-        data={**authorize_query(), "entry_id": entry_id(client)},
-        allow_redirects=False,
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    callback_query = await provider.authorize(response.headers["Location"])
-    url = "/auth/oidc/callback?" + urlencode(callback_query)
-    assert (await client.get(url, allow_redirects=False)).status == 302
-    replay = await client.get(url, allow_redirects=False)
+    callback_query = await harness.start_at_provider()
+    assert (await harness.callback(callback_query)).status == 302
+    replay = await harness.callback(callback_query)
     assert replay.status == 400
     assert "expired or was already used" in await replay.text()
 
@@ -190,18 +98,12 @@ async def test_replayed_callback_is_refused(
 async def test_callback_from_another_browser_is_refused(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
-    victim = await hass_client_no_auth()
-    response = await victim.post(
-        "/auth/oidc/redirect",
-        data={**authorize_query(), "entry_id": entry_id(victim)},
-        allow_redirects=False,
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
-    callback_query = await provider.authorize(response.headers["Location"])
-    victim.session.cookie_jar.clear()
-    refused = await victim.get(
-        "/auth/oidc/callback?" + urlencode(callback_query), allow_redirects=False
-    )
+    callback_query = await harness.start_at_provider()
+    harness.client.session.cookie_jar.clear()
+    refused = await harness.callback(callback_query)
     assert refused.status == 400
 
 
@@ -212,13 +114,15 @@ async def test_provider_down_at_startup_then_back(
     monkeypatch.setattr(discovery, "DISCOVERY_RETRY_INTERVAL", 0.0)
     async with FakeProvider.running(alg="ES256") as provider:
         provider.status["discovery"] = 503
-        await setup_integration(hass, provider)
-        client = await hass_client_no_auth()
+        harness = await setup_harness(
+            hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+        )
+        client = harness.client
         page = await (await client.get("/auth/oidc/welcome?" + urlencode(authorize_query()))).text()
         assert "cannot be reached right now" in page
         assert "Use another login method" in page
         provider.status.pop("discovery")
-        response = await login(client, provider)
+        response = await harness.login()
         assert response.status == 302
         assert response.headers["Location"].startswith(REDIRECT_URI)
 
@@ -227,8 +131,10 @@ async def test_provider_down_at_startup_then_back(
 async def test_default_redirect_skips_welcome(
     hass: HomeAssistant, hass_client_no_auth, provider, options: dict[str, Any]
 ) -> None:
-    await setup_integration(hass, provider, **options)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None, **options
+    )
+    client = harness.client
     response = await client.get(
         "/auth/oidc/welcome?" + urlencode(authorize_query()), allow_redirects=False
     )
@@ -239,9 +145,11 @@ async def test_default_redirect_skips_welcome(
 async def test_home_assistant_login_page_lists_only_providers_it_can_run(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
     assert [p.type for p in hass.auth.auth_providers] == ["homeassistant", DOMAIN]
-    client = await hass_client_no_auth()
+    client = harness.client
     response = await client.get("/auth/providers")
     assert response.status == 200
     body = await response.json()
@@ -252,9 +160,11 @@ async def test_home_assistant_login_page_lists_only_providers_it_can_run(
 async def test_login_flow_from_provider_list_points_to_welcome_page(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
     users_before = len(await hass.auth.async_get_users())
-    client = await hass_client_no_auth()
+    client = harness.client
     response = await client.post(
         "/auth/login_flow",
         json={
@@ -272,11 +182,13 @@ async def test_login_flow_from_provider_list_points_to_welcome_page(
 async def test_unload_falls_back_to_home_assistant_login(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert hass.auth.get_auth_provider(DOMAIN, provider.issuer) is None
-    client = await hass_client_no_auth()
+    client = harness.client
     response = await client.get(
         "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
     )
@@ -291,10 +203,16 @@ async def test_unload_falls_back_to_home_assistant_login(
 async def test_a_single_group_sent_as_a_string_counts(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider, roles={"user": "users"})
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        roles={"user": "users"},
+    )
     provider.user = {**provider.user, "groups": "admins"}
-    client = await hass_client_no_auth()
-    tokens = await redeem(client, (await login(client, provider)).headers["Location"])
+    tokens = await harness.login_ok()
     refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert refresh_token is not None
     assert [group.id for group in refresh_token.user.groups] == [GROUP_ID_ADMIN]
@@ -303,11 +221,17 @@ async def test_a_single_group_sent_as_a_string_counts(
 async def test_absent_groups_claim_is_refused_as_no_groups(
     hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await setup_integration(hass, provider, roles={"user": "users"})
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        roles={"user": "users"},
+    )
     provider.user = {name: value for name, value in provider.user.items() if name != "groups"}
     users_before = len(await hass.auth.async_get_users())
-    client = await hass_client_no_auth()
-    response = await login(client, provider)
+    response = await harness.login()
     assert response.status == 403
     page = await response.text()
     assert "not in a group that may use Home Assistant" in page
@@ -327,11 +251,17 @@ async def test_malformed_groups_claim_is_refused_naming_its_shape(
     groups_and_shape: tuple[object, str],
 ) -> None:
     groups, shape = groups_and_shape
-    await setup_integration(hass, provider, roles={"user": "users"})
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        roles={"user": "users"},
+    )
     provider.user = {**provider.user, "groups": groups}
     users_before = len(await hass.auth.async_get_users())
-    client = await hass_client_no_auth()
-    response = await login(client, provider)
+    response = await harness.login()
     assert response.status == 403
     page = await response.text()
     assert "sent your groups in a form Home Assistant cannot read" in page
@@ -345,10 +275,11 @@ async def test_malformed_groups_claim_is_refused_naming_its_shape(
 async def test_malformed_groups_claim_without_required_group_logs_in_as_plain_user(
     hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await setup_integration(hass, provider)
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
     provider.user = {**provider.user, "groups": {"admins": True}}
-    client = await hass_client_no_auth()
-    tokens = await redeem(client, (await login(client, provider)).headers["Location"])
+    tokens = await harness.login_ok()
     refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert refresh_token is not None
     assert [group.id for group in refresh_token.user.groups] == [GROUP_ID_USER]
@@ -364,11 +295,12 @@ async def test_eddsa_id_token_with_either_at_hash_digest_logs_in(
 ) -> None:
     async with FakeProvider.running(alg="EdDSA") as provider:
         provider.at_hash_digest = digest_name
-        await setup_integration(hass, provider)
-        client = await hass_client_no_auth()
-        response = await login(client, provider)
+        harness = await setup_harness(
+            hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+        )
+        response = await harness.login()
         assert response.status == 302, await response.text()
-        tokens = await redeem(client, response.headers["Location"])
+        tokens = await harness.redeem(response.headers["Location"])
     assert hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"]) is not None
     id_token = provider.token_responses[0]["id_token"]
     claims = json.loads(base64.urlsafe_b64decode(id_token.split(".")[1] + "=="))

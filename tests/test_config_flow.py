@@ -43,11 +43,14 @@ from custom_components.auth_oidc.settings import (
     settings_from_entry,
     split_config,
 )
-from tests.fake_provider import FakeProvider
+from tests.adversarial_support import Harness, authorize_query, setup_harness
+from tests.fake_provider import DEFAULT_USER, FakeProvider
 from tests.oidc.support import self_signed_tls
-from tests.test_browser_views import authorize_query, login, onboarded, redeem, setup_integration
 
-__all__ = ["onboarded"]  # fixture shared with test_browser_views
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "socket_enabled"),
+    pytest.mark.fake_provider(alg="RS256", user=DEFAULT_USER),
+]
 
 PACKAGE = Path(__file__).parents[1] / "custom_components" / "auth_oidc"
 STRINGS = json.loads((PACKAGE / "strings.json").read_text(encoding="utf-8"))
@@ -64,17 +67,6 @@ LINKING = {
         "default_redirect": False,
     }
 }
-
-
-@pytest.fixture(autouse=True)
-def allow_sockets(socket_enabled: None) -> None:
-    """Let the fake providers listen on 127.0.0.1."""
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="RS256") as running:
-        yield running
 
 
 @asynccontextmanager
@@ -714,9 +706,16 @@ async def test_login_page_names_a_downgraded_endpoint_and_how_to_allow_it(
     async with serve_tls(server_context) as provider:
         token_endpoint = "http://127.0.0.1:1411/api/oidc/token"
         provider.discovery_override = {"token_endpoint": token_endpoint}
-        await setup_integration(hass, provider, network={"tls_ca_path": str(ca_file)})
-        entry = hass.config_entries.async_entries(DOMAIN)[0]
-        client = await hass_client_no_auth()
+        harness = await setup_harness(
+            hass,
+            hass_client_no_auth,
+            provider,
+            frontend=True,
+            client_secret=None,
+            network={"tls_ca_path": str(ca_file)},
+        )
+        entry = harness.entry
+        client = harness.client
         response = await client.post(
             "/auth/oidc/redirect",
             data={**authorize_query(), "entry_id": entry.entry_id},
@@ -790,8 +789,8 @@ async def test_unlisted_pkce_methods_get_s256_like_yaml(
     assert result["data"]["provider"] == {"use_pkce": True}
     await hass.async_block_till_done()
     # The entry sends S256, exactly like the same provider configured in YAML.
-    client = await hass_client_no_auth()
-    await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = Harness(hass=hass, client=await hass_client_no_auth(), provider=provider)
+    await harness.login_ok()
     assert provider.authorization_requests[-1]["code_challenge_method"] == "S256"
     assert "code_verifier" in provider.token_requests[-1]["form"]
 
@@ -864,8 +863,10 @@ async def test_same_issuer_twice_is_refused(hass: HomeAssistant, provider: FakeP
     assert result["reason"] == "already_configured"
 
 
-async def test_yaml_and_ui_providers_coexist(hass: HomeAssistant, provider: FakeProvider) -> None:
-    await setup_integration(hass, provider)
+async def test_yaml_and_ui_providers_coexist(
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
+) -> None:
+    await setup_harness(hass, hass_client_no_auth, provider, frontend=True, client_secret=None)
     yaml_entry = hass.config_entries.async_entries(DOMAIN)[0]
     assert yaml_entry.source == SOURCE_IMPORT
 
@@ -898,9 +899,9 @@ async def test_yaml_and_ui_providers_coexist(hass: HomeAssistant, provider: Fake
 
 
 async def test_changed_yaml_updates_its_entry_and_never_a_ui_entry(
-    hass: HomeAssistant, provider: FakeProvider
+    hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
 ) -> None:
-    await setup_integration(hass, provider)
+    await setup_harness(hass, hass_client_no_auth, provider, frontend=True, client_secret=None)
     yaml_entry = hass.config_entries.async_entries(DOMAIN)[0]
     changed = SETTINGS_SCHEMA(
         {"client_id": "ha", "discovery_url": provider.discovery_url, "display_name": "Renamed"}
@@ -1287,12 +1288,12 @@ async def test_provider_set_up_in_the_ui_logs_people_in(
         client={"client_id": provider.client_id, "display_name": "Family SSO"},
     )
     assert hass.auth.get_auth_provider(DOMAIN, provider.issuer) is not None
-    client = await hass_client_no_auth()
-    response = await client.get("/auth/oidc/welcome", params=authorize_query())
+    harness = Harness(hass=hass, client=await hass_client_no_auth(), provider=provider)
+    response = await harness.client.get("/auth/oidc/welcome", params=authorize_query())
     assert response.status == 200
     assert "Log in with Family SSO" in await response.text()
 
-    tokens = await redeem(client, (await login(client, provider)).headers["Location"])
+    tokens = await harness.login_ok()
     refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert refresh_token is not None
     assert refresh_token.user.name == provider.user["name"]

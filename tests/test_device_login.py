@@ -19,10 +19,8 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.components import persistent_notification
-from homeassistant.components.auth import DATA_STORE
 from homeassistant.components.http.ban import KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util.network import is_local
 from pytest_homeassistant_custom_component.common import async_capture_events
@@ -49,8 +47,9 @@ from custom_components.auth_oidc.login_clients import ClientRequest
 from custom_components.auth_oidc.login_state import source_key
 from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
+from tests.adversarial_support import set_up_integration, spy_auth_codes
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
-from tests.test_browser_views import onboarded, provider
 
 APP_REDIRECT = "homeassistant://auth-callback"
 APPS = {
@@ -82,19 +81,10 @@ WEB_QUERY = {
     "state": "web-state",
 }
 CODE_PATTERN = re.compile(r'id="device-code"[^>]*>([A-Z0-9]{4}-[A-Z0-9]{4})<')
-BAN_THRESHOLD = 1000
 APPROVER_IP = "198.51.100.23"
 APPROVAL_URL = "https://ha.example.com/auth/oidc/device"
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 
 
 @dataclass
@@ -127,36 +117,17 @@ async def set_up(
     frontend: bool = False,
     **options: Any,
 ) -> None:
-    """Set up http (IP ban counting, X-Forwarded-For from the test client), auth, ours."""
-    http = {
-        "login_attempts_threshold": BAN_THRESHOLD,
-        "use_x_forwarded_for": True,
-        "trusted_proxies": ["127.0.0.1"],
-    }
-    assert await async_setup_component(hass, "http", {"http": http})
-    assert await async_setup_component(hass, "auth", {})
-    if frontend:
-        assert await async_setup_component(hass, "frontend", {})
-    assert await async_setup_component(hass, "person", {})
-    config = {
-        "client_id": provider.client_id,
-        "discovery_url": provider.discovery_url,
-        "display_name": "Pocket ID",
+    """Set up the integration (a public client), believing X-Forwarded-For from the test client."""
+    await set_up_integration(
+        hass,
+        provider,
+        http={"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]},
+        frontend=frontend,
+        client_secret=None,
         **options,
-    }
-    # The web frontend of these tests is served at this configured external URL.
-    await hass.config.async_update(external_url="https://ha.example.com")
-    assert await async_setup_component(hass, DOMAIN, {DOMAIN: config})
-    await hass.async_block_till_done()
+    )
     if issued is not None:
-        store_result = hass.data[DATA_STORE]
-
-        def recording(client_id: str, *args: Any, **kwargs: Any) -> str:
-            code: str = store_result(client_id, *args, **kwargs)
-            issued.append((client_id, code))
-            return code
-
-        hass.data[DATA_STORE] = recording
+        spy_auth_codes(hass, issued)
 
 
 def app_query(app: str = "ios", state: str = "app-state-1234") -> dict[str, str]:
@@ -388,7 +359,7 @@ def create(store: DeviceLoginStore, remote: str) -> tuple[DeviceLogin, str]:
 
 
 def test_store_is_bounded_per_source_and_overall() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = DeviceLoginStore(cap=10, per_source_cap=3, clock=clock)
     first, _ = create(store, "203.0.113.1")
     for _ in range(5):
@@ -402,7 +373,7 @@ def test_store_is_bounded_per_source_and_overall() -> None:
 
 
 def test_store_expires_codes_and_logins() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = DeviceLoginStore(code_ttl=300, ttl=600, clock=clock)
     login, cookie = create(store, "203.0.113.1")
     clock.now += 301
@@ -439,7 +410,7 @@ def test_store_is_single_use_and_bound_to_both_browsers() -> None:
 
 
 def test_limiter_blocks_after_repeated_failures_then_forgives() -> None:
-    clock = Clock()
+    clock = FakeClock()
     limiter = AttemptLimiter(max_failures=5, window=900, block=900, cap=3, clock=clock)
     for _ in range(4):
         assert not limiter.count("a")
@@ -803,7 +774,7 @@ async def test_block_and_codes_expire(
     hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider
 ) -> None:
     await set_up(hass, provider)
-    clock = Clock()
+    clock = FakeClock()
     hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(clock=clock)
     phone = await hass_client_no_auth()
     waiting = await open_waiting_page(phone)
@@ -834,7 +805,7 @@ async def test_an_approval_that_takes_too_long_expires(
     issued_codes: list[tuple[str, str]],
 ) -> None:
     await set_up(hass, provider, issued_codes)
-    clock = Clock()
+    clock = FakeClock()
     hass.data[DATA_DOMAIN].device_logins = DeviceLoginStore(clock=clock)
     phone = await hass_client_no_auth()
     laptop = await hass_client_no_auth()

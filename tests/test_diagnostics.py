@@ -15,17 +15,20 @@ from custom_components.auth_oidc.const import DOMAIN
 from tests.adversarial_support import (
     VERIFIER,
     Harness,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
 
 
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
+async def set_up_diagnostics(hass: HomeAssistant) -> None:
+    """Set up Home Assistant's diagnostics before the integration."""
     assert await async_setup_component(hass, "diagnostics", {})
-    return await setup_harness(hass, hass_client_no_auth, provider)
+
+
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.harness(before_setup=set_up_diagnostics),
+]
 
 
 def login_secrets(harness: Harness) -> list[str]:

@@ -31,18 +31,15 @@ from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.adversarial_support import (
     EXPECTED_FLOOD_STATUS,
-    USER,
     Harness,
     authorize_query,
-    client_id_pages,
     flood_requests,
-    onboarded,
-    registered_client,
     registered_client_query,
     setup_harness,
     storage_writes,
 )
 from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
 
 FLOOD_REQUESTS = int(os.environ.get("FLOOD_REQUESTS", "2000"))
@@ -51,28 +48,16 @@ CONCURRENCY = 25
 # Home Assistant's default: failed logins are not counted, so nothing is banned (or written).
 NO_BAN = {"login_attempts_threshold": -1}
 
-# Fixtures shared by the hardening suites (the first two autouse).
-__all__ = ["client_id_pages", "onboarded", "registered_client"]
+
+def cap_pending_logins(harness: Harness) -> None:
+    """Bound the pending logins at CAP, so that a flood fills the store."""
+    harness.hass.data[DATA_DOMAIN].pending_logins = PendingLoginStore(cap=CAP)
 
 
-@pytest.fixture
-def hass_config_dir(tmp_path: Path) -> str:
-    """Give Home Assistant an empty config directory of its own, to watch for new files."""
-    return str(tmp_path)
-
-
-@pytest.fixture
-async def provider() -> Any:
-    async with FakeProvider.running(alg="ES256") as running:
-        running.user = dict(USER)
-        yield running
-
-
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    running = await setup_harness(hass, hass_client_no_auth, provider, http=NO_BAN, frontend=True)
-    hass.data[DATA_DOMAIN].pending_logins = PendingLoginStore(cap=CAP)
-    return running
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.harness(http=NO_BAN, frontend=True, after_setup=cap_pending_logins),
+]
 
 
 async def flood(harness: Harness, total: int, *, kinds: set[str] | None = None) -> Counter[str]:
@@ -190,12 +175,12 @@ async def test_flood_for_a_registering_client_keeps_state_bounded_and_its_login_
 
 
 async def test_expired_pending_logins_are_dropped(harness: Harness) -> None:
-    now = [0.0]
-    store = PendingLoginStore(cap=CAP, ttl=600, clock=lambda: now[0])
+    clock = FakeClock(now=0.0)
+    store = PendingLoginStore(cap=CAP, ttl=600, clock=clock)
     harness.hass.data[DATA_DOMAIN].pending_logins = store
     await flood(harness, 10, kinds={"start"})
     assert len(store) == 10
-    now[0] = 601.0
+    clock.now = 601.0
     await flood(harness, 1, kinds={"start"})
     assert len(store) == 1
 

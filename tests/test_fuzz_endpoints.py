@@ -30,20 +30,27 @@ from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from tests.adversarial_support import (
     CLIENT_ID,
     REDIRECT_URI,
-    USER,
     Harness,
     authorize_query,
     binding_cookie_name,
     challenge,
-    client_id_pages,
-    onboarded,
-    registered_client,
     registered_client_query,
     response_secrets,
     setup_harness,
 )
 from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
 from tests.fake_provider import FakeProvider
+
+
+async def log_in(harness: Harness) -> None:
+    """Log in once, so that tokens exist that must never leak."""
+    await harness.login_ok()
+
+
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.harness(frontend=True, after_setup=log_in),
+]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 settings.register_profile(
@@ -99,9 +106,6 @@ HEADER_TEXT = st.text(
 STYLESHEET = (STATIC_DIR / "login.css").read_bytes()
 RAW_QUERY_ALPHABET = string.ascii_letters + string.digits + "%=&;+-._~!$'()*,/:@?[]"
 
-# Fixtures shared by the hardening suites (the first two autouse).
-__all__ = ["client_id_pages", "onboarded", "registered_client"]
-
 
 @dataclass
 class FuzzRequest:
@@ -132,15 +136,6 @@ class FuzzStats:
 
 
 STATS = FuzzStats()
-
-
-@pytest.fixture
-async def harness(hass: Any, hass_client_no_auth: Any) -> Any:
-    async with FakeProvider.running(alg="ES256") as provider:
-        provider.user = dict(USER)
-        running = await setup_harness(hass, hass_client_no_auth, provider, frontend=True)
-        await running.login_ok()  # tokens exist that must never leak
-        yield running
 
 
 # -- strategies ---------------------------------------------------------------------------

@@ -11,32 +11,26 @@ from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.hand_off import ACCOUNT_REFUSALS
 from custom_components.auth_oidc.hass_auth import UserRefusal
 from custom_components.auth_oidc.login_page import LoginPageReason
-from tests.test_browser_views import (
-    REDIRECT_URI,
-    login,
-    onboarded,
-    provider,
-    redeem,
-    setup_integration,
-)
+from tests.adversarial_support import REDIRECT_URI, setup_harness
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
+pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 
 
 async def test_full_login_creates_admin_and_hands_off(
     hass: HomeAssistant, hass_client_no_auth, provider, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    response = await login(client, provider, store_token="true")
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    response = await harness.login(store_token="true")
     assert response.status == 302, await response.text()
     location = response.headers["Location"]
     assert location.startswith(REDIRECT_URI + "&code=")
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == ["client-state-123"]
     assert query["storeToken"] == ["true"]
-    tokens = await redeem(client, location)
+    tokens = await harness.redeem(location)
     refresh_token = hass.auth.async_get_refresh_token_by_token(tokens["refresh_token"])
     assert refresh_token is not None
     user = refresh_token.user
@@ -56,14 +50,15 @@ async def test_full_login_creates_admin_and_hands_off(
 async def test_second_login_reuses_user_and_applies_role_change(
     hass: HomeAssistant, hass_client_no_auth, provider
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    first = await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    first = await harness.login_ok()
     first_token = hass.auth.async_get_refresh_token_by_token(first["refresh_token"])
     assert first_token is not None
     user = first_token.user
     provider.user = {**provider.user, "groups": ["users"], "name": "Alice Demoted"}
-    second = await redeem(client, (await login(client, provider)).headers["Location"])
+    second = await harness.login_ok()
     second_token = hass.auth.async_get_refresh_token_by_token(second["refresh_token"])
     assert second_token is not None
     same_user = second_token.user

@@ -2,7 +2,6 @@
 
 import logging
 from ipaddress import ip_address
-from pathlib import Path
 from typing import Any
 from unittest.mock import Mock, patch
 
@@ -25,12 +24,6 @@ from pytest_homeassistant_custom_component.common import register_auth_provider
 from custom_components.auth_oidc import hass_auth
 from custom_components.auth_oidc.hass_auth import UserRefusal
 from tests.client_app import REGISTERED_REDIRECT_URI, client_app_page
-
-
-@pytest.fixture
-def hass_config_dir(tmp_path: Path) -> str:
-    """Give Home Assistant a config directory of its own: a ban is written to ip_bans.yaml."""
-    return str(tmp_path)
 
 
 def peer(address: str) -> Mock:

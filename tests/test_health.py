@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -27,13 +27,13 @@ from custom_components.auth_oidc.health import UNREACHABLE_AFTER
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
 from tests.adversarial_support import (
     Harness,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
     reason_text,
     setup_harness,
 )
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
-from tests.oidc.support import FakeClock
+
+pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 
 
 def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None:
@@ -43,11 +43,11 @@ def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None
 CHECK_INTERVAL = timedelta(seconds=20)
 
 
-@pytest.fixture
-async def harness(hass: HomeAssistant, hass_client_no_auth: Any, provider: FakeProvider) -> Harness:
-    # A short period: firing five minutes ahead would also fire Home Assistant's own timers.
+@pytest.fixture(autouse=True)
+def short_health_check_interval() -> Iterator[None]:
+    """Check health every 20 s: firing five minutes ahead would also fire HA's own timers."""
     with patch("custom_components.auth_oidc.HEALTH_CHECK_INTERVAL", CHECK_INTERVAL):
-        return await setup_harness(hass, hass_client_no_auth, provider)
+        yield
 
 
 type HealthChecks = Callable[[int], Awaitable[None]]

@@ -3,6 +3,7 @@
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from markupsafe import escape
@@ -13,13 +14,13 @@ from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
 from tests.adversarial_support import (
     USER,
     Harness,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
     reason_text,
     response_secrets,
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
+
+pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 
 
 async def ui_harness(

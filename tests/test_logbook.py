@@ -14,19 +14,17 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from tests.adversarial_support import (
     BAN_THRESHOLD,
     USER,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
 
+pytestmark = [
+    pytest.mark.usefixtures("onboarded", "client_id_pages"),
+    pytest.mark.recorder_first,
+]
+
 PROXY = {"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]}
 INTERNET = {"X-Forwarded-For": "203.0.113.9"}
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(recorder_mock: Any, enable_custom_integrations: None) -> None:
-    """Start the recorder's database before Home Assistant, then allow our integration."""
 
 
 async def test_logbook_describes_each_event(

@@ -5,16 +5,9 @@ from urllib.parse import urlencode
 import pytest
 from homeassistant.core import HomeAssistant
 
-from tests.test_browser_views import (
-    CLIENT_ID,
-    REDIRECT_URI,
-    authorize_query,
-    onboarded,
-    provider,
-    setup_integration,
-)
+from tests.adversarial_support import CLIENT_ID, REDIRECT_URI, authorize_query, setup_harness
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
+pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 
 
 @pytest.mark.parametrize(
@@ -31,8 +24,10 @@ __all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
 async def test_bad_authorize_requests_get_a_clear_page(
     hass: HomeAssistant, hass_client_no_auth, provider, query: dict[str, str]
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     response = await client.get("/auth/oidc/welcome?" + urlencode(query), allow_redirects=False)
     assert response.status == 400
     assert "Login did not work" in await response.text()

@@ -8,14 +8,7 @@ from custom_components.auth_oidc.login_state import (
     new_browser_binding,
 )
 from custom_components.auth_oidc.oidc import AuthorizationRequest
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fake_clock import FakeClock
 
 
 def pending(created: float, binding_hash: str = "x") -> PendingLogin:
@@ -35,7 +28,7 @@ def pending(created: float, binding_hash: str = "x") -> PendingLogin:
 
 
 def test_take_is_single_use() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = PendingLoginStore(clock=clock)
     store.add("a", pending(clock.now))
     assert store.take("a") is not None
@@ -44,7 +37,7 @@ def test_take_is_single_use() -> None:
 
 
 def test_expired_logins_are_refused_and_dropped() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = PendingLoginStore(ttl=60, clock=clock)
     store.add("old", pending(clock.now))
     clock.now += 61
@@ -56,7 +49,7 @@ def test_expired_logins_are_refused_and_dropped() -> None:
 
 
 def test_cap_evicts_oldest() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = PendingLoginStore(cap=3, clock=clock)
     for index in range(10):
         store.add(str(index), pending(clock.now))
@@ -75,7 +68,7 @@ def test_browser_binding() -> None:
 
 
 def test_one_address_evicts_only_its_own_logins() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = PendingLoginStore(cap=10, per_address=3, clock=clock)
     store.add("victim", pending(clock.now), address="198.51.100.7")
     for index in range(50):
@@ -88,7 +81,7 @@ def test_one_address_evicts_only_its_own_logins() -> None:
 
 def test_one_ipv6_network_evicts_only_its_own_logins() -> None:
     # Issue #14.5: an IPv6 host has a whole /64; each of its addresses is the same source.
-    clock = Clock()
+    clock = FakeClock()
     store = PendingLoginStore(cap=10, per_address=3, clock=clock)
     store.add("victim", pending(clock.now), address="2001:db8:1::7")
     for index in range(50):
@@ -101,7 +94,7 @@ def test_one_ipv6_network_evicts_only_its_own_logins() -> None:
 
 def test_a_full_store_evicts_the_busiest_source_first() -> None:
     # A flood from several addresses fills the store: it loses its own logins, not others'.
-    clock = Clock()
+    clock = FakeClock()
     store = PendingLoginStore(cap=10, per_address=5, clock=clock)
     store.add("victim", pending(clock.now), address="198.51.100.7")
     for index in range(30):
@@ -111,7 +104,7 @@ def test_a_full_store_evicts_the_busiest_source_first() -> None:
 
 
 def test_ipv4_mapped_ipv6_is_the_ipv4_source() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = PendingLoginStore(cap=10, per_address=2, clock=clock)
     store.add("a", pending(clock.now), address="203.0.113.5")
     store.add("b", pending(clock.now), address="::ffff:203.0.113.5")

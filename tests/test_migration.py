@@ -4,7 +4,6 @@ The version 1 entries below are exactly what version 1 stored (captured by runni
 import and its config and options flows); only the provider's address is filled in per test.
 """
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -166,15 +165,8 @@ def ui_settings(discovery_url: str) -> Settings:
     )
 
 
-@pytest.fixture(autouse=True)
-def allow_sockets(socket_enabled: None) -> None:
-    """Let the fake provider listen on 127.0.0.1."""
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider.running(alg="RS256") as running:
-        yield running
+# The fake provider listens on 127.0.0.1.
+pytestmark = [pytest.mark.usefixtures("socket_enabled"), pytest.mark.fake_provider(alg="RS256")]
 
 
 def test_version_1_yaml_entry_becomes_data_and_options() -> None:

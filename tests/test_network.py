@@ -3,15 +3,16 @@
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import register_auth_provider
 
 from custom_components.auth_oidc.const import DOMAIN
+from tests.adversarial_support import authorize_query, setup_harness
 from tests.fake_provider import FakeProvider
-from tests.test_browser_views import authorize_query, onboarded, provider, setup_integration
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
+pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 
 
 def provider_redirect_uri(location: str) -> str:
@@ -36,8 +37,10 @@ async def test_callback_url_follows_trusted_proxy_headers(
     assert await async_setup_component(
         hass, "http", {"http": {"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]}}
     )
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     location = await start(
         client,
         hass,
@@ -53,8 +56,10 @@ async def test_callback_url_follows_trusted_proxy_headers(
 async def test_untrusted_forwarded_headers_are_refused(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     response = await client.post(
         "/auth/oidc/redirect",
         data={
@@ -76,8 +81,15 @@ async def test_untrusted_forwarded_headers_are_refused(
 async def test_force_https(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider
 ) -> None:
-    await setup_integration(hass, provider, features={"force_https": True})
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        features={"force_https": True},
+    )
+    client = harness.client
     redirect_uri = provider_redirect_uri(await start(client, hass))
     parts = urlsplit(redirect_uri)
     assert (parts.scheme, parts.path) == ("https", "/auth/oidc/callback")
@@ -90,8 +102,10 @@ async def test_trusted_networks_keep_their_bypass(
     await register_auth_provider(
         hass, {"type": "trusted_networks", "trusted_networks": ["127.0.0.0/8"]}
     )
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     response = await client.get(
         "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
     )
@@ -103,8 +117,10 @@ async def test_not_onboarded_shows_home_assistant_page(
     hass: HomeAssistant, hass_client_no_auth, hass_storage: dict[str, Any], provider: FakeProvider
 ) -> None:
     hass_storage["onboarding"]["data"]["done"] = []
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     response = await client.get(
         "/auth/authorize?" + urlencode(authorize_query()), allow_redirects=False
     )

@@ -9,10 +9,10 @@ from homeassistant.auth.providers.homeassistant import HassAuthProvider
 from homeassistant.core import HomeAssistant
 
 from custom_components.auth_oidc.const import DOMAIN
+from tests.adversarial_support import setup_harness
 from tests.fake_provider import FakeProvider
-from tests.test_browser_views import login, onboarded, provider, redeem, setup_integration
 
-__all__ = ["onboarded", "provider"]  # fixtures shared with test_browser_views
+pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 
 
 async def user_of(hass: HomeAssistant, tokens: dict[str, Any]):
@@ -34,11 +34,10 @@ async def test_same_username_never_logs_in_as_existing_user_without_linking(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider, local_auth: HassAuthProvider
 ) -> None:
     existing = await add_local_user(hass, local_auth, "alice", "Alice Local")
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    user = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id != existing.id
     assert {c.auth_provider_type for c in user.credentials} == {DOMAIN}
 
@@ -47,11 +46,15 @@ async def test_automatic_user_linking_links_by_exact_username(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider, local_auth: HassAuthProvider
 ) -> None:
     existing = await add_local_user(hass, local_auth, "alice", "Alice Local")
-    await setup_integration(hass, provider, features={"automatic_user_linking": True})
-    client = await hass_client_no_auth()
-    user = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        features={"automatic_user_linking": True},
     )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id == existing.id
     assert {c.auth_provider_type for c in user.credentials} == {"homeassistant", DOMAIN}
     # No second person: the user existed before.
@@ -64,17 +67,19 @@ async def test_owner_is_never_demoted(
     owner = await add_local_user(hass, local_auth, "alice", "Owner")
     await hass.auth.async_update_user(owner, group_ids=[GROUP_ID_ADMIN])
     owner.is_owner = True
-    await setup_integration(hass, provider, features={"automatic_user_linking": True})
-    client = await hass_client_no_auth()
-    linked = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        features={"automatic_user_linking": True},
     )
+    linked = await user_of(hass, await harness.login_ok())
     assert linked.id == owner.id
     # Later the provider drops the administrator group: the owner stays an administrator.
     provider.user = {**provider.user, "groups": []}
-    user = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
-    )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id == owner.id
     assert [group.id for group in user.groups] == [GROUP_ID_ADMIN]
 
@@ -99,11 +104,15 @@ async def test_automatic_user_linking_needs_an_exactly_equal_username(
     existing = await add_local_user(hass, local_auth, local_username, "Local")
     await hass.auth.async_update_user(existing, group_ids=[GROUP_ID_USER])
     provider.user = {**provider.user, "preferred_username": provider_username, "groups": []}
-    await setup_integration(hass, provider, features={"automatic_user_linking": True})
-    client = await hass_client_no_auth()
-    user = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        features={"automatic_user_linking": True},
     )
+    user = await user_of(hass, await harness.login_ok())
     assert user.id != existing.id
     assert {c.auth_provider_type for c in existing.credentials} == {"homeassistant"}
 
@@ -119,37 +128,36 @@ async def test_automatic_user_linking_gives_an_administrator_only_to_an_administ
     admin = await add_local_user(hass, local_auth, "alice", "Alice Local")
     await hass.auth.async_update_user(admin, group_ids=[GROUP_ID_ADMIN])
     admin.is_owner = owner
-    await setup_integration(hass, provider, features={"automatic_user_linking": True})
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        features={"automatic_user_linking": True},
+    )
     # Same username, but the provider does not put this login in the administrator group.
     provider.user = {**provider.user, "groups": ["users"]}
-    plain = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
-    )
+    plain = await user_of(hass, await harness.login_ok())
     assert plain.id != admin.id
     assert [group.id for group in plain.groups] == [GROUP_ID_USER]
     assert {c.auth_provider_type for c in admin.credentials} == {"homeassistant"}
     # Another account at the provider, same username, in the administrator group: linked.
     provider.user = {**provider.user, "sub": "another-subject", "groups": ["admins"]}
-    linked = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
-    )
+    linked = await user_of(hass, await harness.login_ok())
     assert linked.id == admin.id
 
 
 async def test_identity_is_issuer_and_subject(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    first = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
+    first = await user_of(hass, await harness.login_ok())
     # Same username and e-mail, another subject: another person.
     provider.user = {**provider.user, "sub": "another-subject"}
-    second = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
-    )
+    second = await user_of(hass, await harness.login_ok())
     assert first.id != second.id
     assert [group.id for group in second.groups] == [GROUP_ID_ADMIN]
 
@@ -157,9 +165,15 @@ async def test_identity_is_issuer_and_subject(
 async def test_no_person_when_disabled(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider
 ) -> None:
-    await setup_integration(hass, provider, features={"automatic_person_creation": False})
-    client = await hass_client_no_auth()
-    await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass,
+        hass_client_no_auth,
+        provider,
+        frontend=True,
+        client_secret=None,
+        features={"automatic_person_creation": False},
+    )
+    await harness.login_ok()
     await hass.async_block_till_done()
     assert hass.data["person"][1].async_items() == []
 
@@ -168,11 +182,10 @@ async def test_plain_user_role(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider
 ) -> None:
     provider.user = {**provider.user, "groups": ["ha-users"]}
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    user = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
+    user = await user_of(hass, await harness.login_ok())
     assert [group.id for group in user.groups] == [GROUP_ID_USER]
     assert not user.is_admin
 
@@ -180,13 +193,12 @@ async def test_plain_user_role(
 async def test_deactivated_user_is_refused(
     hass: HomeAssistant, hass_client_no_auth, provider: FakeProvider
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
-    user = await user_of(
-        hass, await redeem(client, (await login(client, provider)).headers["Location"])
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
     )
+    user = await user_of(hass, await harness.login_ok())
     await hass.auth.async_update_user(user, is_active=False)
-    response = await login(client, provider)
+    response = await harness.login()
     assert response.status == 403
     assert "deactivated" in await response.text()
 
@@ -205,8 +217,10 @@ async def test_companion_app_redirect_has_no_extra_parameters(
     client_id: str,
     redirect_uri: str,
 ) -> None:
-    await setup_integration(hass, provider)
-    client = await hass_client_no_auth()
+    harness = await setup_harness(
+        hass, hass_client_no_auth, provider, frontend=True, client_secret=None
+    )
+    client = harness.client
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     response = await client.post(
         "/auth/oidc/redirect",

@@ -15,11 +15,12 @@ from tests.adversarial_support import (
     CLIENT_ID,
     Harness,
     authorize_query,
-    client_id_pages,  # noqa: F401 (autouse fixture)
-    onboarded,  # noqa: F401 (autouse fixture)
     setup_harness,
 )
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
+
+pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 
 COOKIE = "auth_oidc_logout"
 ENDS_SESSION = {"end_provider_session": True}
@@ -188,8 +189,8 @@ def test_remembered_id_tokens_are_bounded_and_latest_wins() -> None:
 
 
 def test_pending_logouts_are_bounded_used_once_and_expire() -> None:
-    now = [1000.0]
-    pending = PendingLogouts(cap=2, clock=lambda: now[0])
+    clock = FakeClock()
+    pending = PendingLogouts(cap=2, clock=clock)
     first = pending.add("entry", "a")
     second = pending.add("entry", "b")
     third = pending.add("entry", "c")
@@ -199,7 +200,7 @@ def test_pending_logouts_are_bounded_used_once_and_expire() -> None:
     assert taken is not None
     assert taken.subject == "b"
     assert pending.take(second) is None  # used once
-    now[0] += sessions.PENDING_LOGOUT_SECONDS + 1
+    clock.advance(sessions.PENDING_LOGOUT_SECONDS + 1)
     assert pending.take(third) is None  # expired
 
 

@@ -13,22 +13,14 @@ from custom_components.auth_oidc.const import DOMAIN
 from tests.adversarial_support import (
     USER,
     Harness,
-    client_id_pages,
-    onboarded,
     setup_harness,
 )
 from tests.fake_provider import FakeProvider
 
-__all__ = ["client_id_pages", "onboarded"]  # autouse fixtures shared by the hardening suites
+pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
+
 
 BACK_CHANNEL = ("discovery", "jwks", "token", "userinfo")
-
-
-@pytest.fixture
-async def provider() -> Any:
-    async with FakeProvider.running(alg="ES256") as running:
-        running.user = dict(USER)
-        yield running
 
 
 async def warm_harness(

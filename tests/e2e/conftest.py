@@ -23,7 +23,8 @@ Fixtures (see their docstrings):
 * ``provider``: one RS256 test provider per test module (started once, its own port), for modules
   whose tests share a hass instance and so must share the provider's signing key.
 * ``browser`` (package), ``browser_context`` and ``page`` (per test, fresh cookies and
-  storage), ``screenshot(name) -> Path``. On failure the page is saved to
+  storage), ``new_page() -> Page`` (a page in another fresh context: a second device),
+  ``screenshot(name) -> Path``. On failure the page is saved to
   ``.artifacts/e2e/<test name>.png`` and the hass/provider log tails and the browser
   console are added to the failure report.
 
@@ -75,6 +76,7 @@ import pytest
 import pytest_socket
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from . import ha_pages
 from .glewlwyd_process import GlewlwydProcess
 from .hass_process import DEFAULT_AUTH_PROVIDERS, DEFAULT_LOG_LEVELS, HassInstance
 from .provider_process import ProviderProcess, check_installed
@@ -101,7 +103,16 @@ PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 USED_HASS = pytest.StashKey[list[HassInstance]]()
 USED_PROVIDERS = pytest.StashKey[list[ProviderProcess | GlewlwydProcess]]()
 BROWSER_LOG = pytest.StashKey[list[str]]()
+
+type PageFactory = Callable[[], Page]
 START_TIMES = pytest.StashKey[list[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker of the ``hass`` fixture."""
+    config.addinivalue_line(
+        "markers", "sso_provider(fixture, **yaml): the identity provider of the hass fixture"
+    )
 
 
 def enable_loopback_sockets() -> None:
@@ -118,6 +129,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.without_hass)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -174,11 +186,6 @@ def enable_event_loop_debug() -> None:
 @pytest.fixture(autouse=True)
 def verify_cleanup() -> None:
     """Override phcc's loop/thread leak check, which Playwright's sync API trips."""
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Override the in-process custom-integration switch of tests/conftest.py."""
 
 
 @pytest.fixture(autouse=True)
@@ -330,6 +337,21 @@ def hass_factory(
 
 
 @pytest.fixture
+def hass(request: pytest.FixtureRequest, hass_factory: HassFactory) -> HassInstance:
+    """Return hass with auth_oidc (public client, PKCE) for the module's identity provider.
+
+    That is the ``provider`` fixture unless the module names another fixture and the YAML's
+    options, e.g. ``@pytest.mark.sso_provider("glewlwyd", display_name="Glewlwyd")``.
+    """
+    marker = request.node.get_closest_marker("sso_provider")
+    identity = request.getfixturevalue(marker.args[0] if marker else "provider")
+    options = dict(marker.kwargs) if marker else {}
+    return hass_factory(
+        ha_pages.sso_config_yaml(identity.discovery_url, **options), with_integration=True
+    )
+
+
+@pytest.fixture
 def hass_server(hass_factory: HassFactory) -> HassInstance:
     """Return the default instance: HA's own login only, no custom integration."""
     return hass_factory()
@@ -367,7 +389,7 @@ def oidc_provider_factory(
     ``<hass_url>/auth/oidc/callback``; ``clients``/``users`` replace the demo ones
     (``provider_process.default_clients``/``DEFAULT_USERS``); ``extra_config`` adds
     top-level config keys (``ttl``, ``min_state_length``, ``end_session_confirm``,
-    ``at_hash``, ``id_token_aud``, ``internal_host``).
+    ``at_hash``, ``id_token_aud``, ``internal_host``, ``backchannel_logout``).
     The issuer is ``http://127.0.0.1:<port>``; ``port=0`` lets the OS pick one.
     """
     check_installed()
@@ -467,6 +489,28 @@ def page(request: pytest.FixtureRequest, browser_context: BrowserContext) -> Gen
             print(f"could not save failure screenshot: {err}")
         else:
             print(f"failure screenshot: {path}")
+
+
+@pytest.fixture
+def new_page(request: pytest.FixtureRequest, browser: Browser) -> Generator[PageFactory]:
+    """Return a function opening a page in a new browser context (no cookies, no storage)."""
+    contexts = []
+    log = request.node.stash.setdefault(BROWSER_LOG, [])
+
+    def factory() -> Page:
+        context = browser.new_context(
+            locale="en-US", timezone_id="UTC", viewport={"width": 1280, "height": 800}
+        )
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        context.on("console", lambda msg: log.append(f"[{msg.type}] {msg.text}"))
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield factory
+    finally:
+        for context in contexts:
+            context.close()
 
 
 @pytest.fixture

@@ -60,12 +60,6 @@ type ContextFactory = Callable[..., BrowserContext]
 
 
 @pytest.fixture
-def hass(hass_factory: HassFactory, provider: ProviderProcess) -> HassInstance:
-    """Return hass with auth_oidc (public client, PKCE) for the module's provider."""
-    return hass_factory(ha_pages.sso_config_yaml(provider.discovery_url), with_integration=True)
-
-
-@pytest.fixture
 def hass_behind_proxy(hass_factory: HassFactory, provider: ProviderProcess) -> HassInstance:
     """Return hass that believes X-Forwarded-For from loopback (a reverse proxy's view)."""
     return hass_factory(

@@ -32,9 +32,8 @@ from .glewlwyd_process import (
 from .hass_process import HassInstance
 from .support import LOOPBACK
 
-pytestmark = pytest.mark.e2e
-
 DISPLAY_NAME = "Glewlwyd"
+pytestmark = [pytest.mark.e2e, pytest.mark.sso_provider("glewlwyd", display_name=DISPLAY_NAME)]
 CALLBACK_URL = re.compile(r"/auth/oidc/callback\?")
 
 
@@ -66,15 +65,6 @@ def glewlwyd(request: pytest.FixtureRequest, _module_glewlwyd: GlewlwydProcess) 
     request.node.stash.setdefault(USED_PROVIDERS, []).append(_module_glewlwyd)
     _module_glewlwyd.use_signing_alg("RS256")
     return _module_glewlwyd
-
-
-@pytest.fixture
-def hass(hass_factory: HassFactory, glewlwyd: GlewlwydProcess) -> HassInstance:
-    """Return hass with auth_oidc on Glewlwyd's public client (PKCE, no secret)."""
-    return hass_factory(
-        ha_pages.sso_config_yaml(glewlwyd.discovery_url, display_name=DISPLAY_NAME),
-        with_integration=True,
-    )
 
 
 # ---------------------------------------------------------------------- helpers

@@ -11,17 +11,14 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Response, expect
+from playwright.sync_api import Page, Response, expect
 
 from . import ha_pages
 from .conftest import (
-    BROWSER_LOG,
-    DEFAULT_TIMEOUT_MS,
-    HassFactory,
+    PageFactory,
 )
 from .hass_process import HassInstance
 from .provider_process import ProviderProcess
@@ -34,38 +31,8 @@ CALLBACK_URL = re.compile(r"/auth/oidc/callback\?")
 # Main-frame document requests (redirect hops included) from hass.url to the dashboard.
 MAX_NAVIGATION_REQUESTS = 10
 
-type PageFactory = Callable[[], Page]
-
 
 # --------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def hass(hass_factory: HassFactory, provider: ProviderProcess) -> HassInstance:
-    """Return hass with auth_oidc (public client, PKCE) and person configured."""
-    return hass_factory(ha_pages.sso_config_yaml(provider.discovery_url), with_integration=True)
-
-
-@pytest.fixture
-def new_page(request: pytest.FixtureRequest, browser: Browser) -> Generator[PageFactory]:
-    """Return a function opening a page in a new browser context (no cookies, no storage)."""
-    contexts = []
-    log = request.node.stash.setdefault(BROWSER_LOG, [])
-
-    def factory() -> Page:
-        context = browser.new_context(
-            locale="en-US", timezone_id="UTC", viewport={"width": 1280, "height": 800}
-        )
-        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-        context.on("console", lambda msg: log.append(f"[{msg.type}] {msg.text}"))
-        contexts.append(context)
-        return context.new_page()
-
-    try:
-        yield factory
-    finally:
-        for context in contexts:
-            context.close()
 
 
 # ---------------------------------------------------------------------- helpers

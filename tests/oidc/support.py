@@ -20,19 +20,6 @@ from tests.fake_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakePr
 REDIRECT_URI = "https://ha.example.test/auth/oidc/callback"
 
 
-@dataclass
-class FakeClock:
-    """A controllable clock for TTLs and rate limits."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def make_settings(**overrides: Any) -> ClientSettings:
     options: dict[str, Any] = {
         "client_id": DEFAULT_CLIENT_ID,

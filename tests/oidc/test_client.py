@@ -19,6 +19,7 @@ from custom_components.auth_oidc.oidc import (
     code_challenge_s256,
     generate_code_verifier,
 )
+from tests.fake_clock import FakeClock
 from tests.fake_provider import DEFAULT_CLIENT_SECRET, FakeProvider
 
 from .support import REDIRECT_URI, login, make_client, self_signed_tls
@@ -28,11 +29,6 @@ async def login_error(client, provider) -> OIDCError:
     with pytest.raises(OIDCError) as caught:
         await login(client, provider)
     return caught.value
-
-
-@pytest.fixture
-def client(session, provider):
-    return make_client(session, provider)
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
@@ -563,7 +559,7 @@ class TestIDTokenInTheFlow:
         assert caught.value.code == code
 
     async def test_uses_the_injected_clock(self, session, provider) -> None:
-        client = make_client(session, provider, clock=lambda: 0.0)
+        client = make_client(session, provider, clock=FakeClock(now=0.0))
         assert (await login_error(client, provider)).code == "id_token_iat"
 
     async def test_key_rotation_between_logins(self, session, provider, clock) -> None:

@@ -16,9 +16,10 @@ from custom_components.auth_oidc.oidc import (
 )
 from custom_components.auth_oidc.oidc import discovery as discovery_module
 from custom_components.auth_oidc.oidc.http import HTTPResponse
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
 
-from .support import FakeClock, self_signed_tls
+from .support import self_signed_tls
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 
@@ -400,10 +401,8 @@ async def test_unadvertised_pkce_methods_are_accepted(session, provider) -> None
 
 
 async def test_a_failure_is_remembered_for_the_retry_interval(session, provider) -> None:
-    now = [100.0]
-    cache = ProviderMetadataCache(
-        session, provider.discovery_url, clock=lambda: now[0], retry_interval=5.0
-    )
+    clock = FakeClock(now=100.0)
+    cache = ProviderMetadataCache(session, provider.discovery_url, clock=clock, retry_interval=5.0)
     provider.status["discovery"] = 503
     for _ in range(3):
         with pytest.raises(DiscoveryError) as caught:
@@ -411,6 +410,6 @@ async def test_a_failure_is_remembered_for_the_retry_interval(session, provider)
         assert caught.value.code == "discovery_http_status"
     assert provider.requests["discovery"] == 1
     provider.status.pop("discovery")
-    now[0] += 5.0
+    clock.advance(5.0)
     assert (await cache.get()).issuer == provider.issuer
     assert provider.requests["discovery"] == 2

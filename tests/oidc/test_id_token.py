@@ -77,7 +77,7 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(session, provider) -> Harness:
+async def id_tokens(session, provider) -> Harness:
     return Harness(session, provider)
 
 
@@ -98,11 +98,11 @@ async def test_valid_tokens_pass_for_every_algorithm(session, alg: str) -> None:
 
 async def test_hs256_with_the_client_secret_when_configured(session) -> None:
     async with FakeProvider.running(alg="HS256") as provider:
-        harness = Harness(session, provider)
+        id_tokens = Harness(session, provider)
         settings = make_settings(id_token_signing_alg="HS256")
-        assert (await harness.validate(settings=settings))["sub"] == provider.user["sub"]
+        assert (await id_tokens.validate(settings=settings))["sub"] == provider.user["sub"]
         # Not explicitly configured: the symmetric algorithm is not on the allow-list.
-        assert await harness.code() == "discovery_no_usable_alg"
+        assert await id_tokens.code() == "discovery_no_usable_alg"
         assert provider.requests["jwks"] == 0
 
 
@@ -120,82 +120,82 @@ async def test_forged_signatures_fail(any_alg_harness, mode: str) -> None:
     assert await any_alg_harness.code() == "id_token_signature"
 
 
-async def test_payload_swapped_under_a_valid_signature_fails(harness) -> None:
-    header, _, signature = harness.token().split(".")
-    forged_claims = harness.provider.id_token_claims(nonce=NONCE, access_token=ACCESS_TOKEN)
+async def test_payload_swapped_under_a_valid_signature_fails(id_tokens) -> None:
+    header, _, signature = id_tokens.token().split(".")
+    forged_claims = id_tokens.provider.id_token_claims(nonce=NONCE, access_token=ACCESS_TOKEN)
     forged_claims["sub"] = "admin"
     forged_payload = b64url(json.dumps(forged_claims).encode())
-    assert await harness.code(f"{header}.{forged_payload}.{signature}") == "id_token_signature"
+    assert await id_tokens.code(f"{header}.{forged_payload}.{signature}") == "id_token_signature"
 
 
 @pytest.mark.parametrize("advertised", [["RS256"], ["RS256", "none"]])
-async def test_unsigned_tokens_are_refused(harness, advertised) -> None:
-    harness.provider.discovery_override = {"id_token_signing_alg_values_supported": advertised}
-    harness.provider.sign_with = "none"
-    assert await harness.code() == "id_token_alg"
+async def test_unsigned_tokens_are_refused(id_tokens, advertised) -> None:
+    id_tokens.provider.discovery_override = {"id_token_signing_alg_values_supported": advertised}
+    id_tokens.provider.sign_with = "none"
+    assert await id_tokens.code() == "id_token_alg"
 
 
-async def test_hs256_keyed_with_the_public_key_is_refused(harness) -> None:
-    harness.provider.discovery_override = {
+async def test_hs256_keyed_with_the_public_key_is_refused(id_tokens) -> None:
+    id_tokens.provider.discovery_override = {
         "id_token_signing_alg_values_supported": ["RS256", "HS256"]
     }
-    harness.provider.sign_with = "hs256-public-key"
-    assert await harness.code() == "id_token_alg"
+    id_tokens.provider.sign_with = "hs256-public-key"
+    assert await id_tokens.code() == "id_token_alg"
     # Even with HS256 configured, the key is the client secret, never the public key.
     settings = make_settings(id_token_signing_alg="HS256")
-    assert await harness.code(settings=settings) == "id_token_signature"
+    assert await id_tokens.code(settings=settings) == "id_token_signature"
 
 
-async def test_hs256_with_client_secret_needs_explicit_configuration(harness) -> None:
-    harness.provider.discovery_override = {
+async def test_hs256_with_client_secret_needs_explicit_configuration(id_tokens) -> None:
+    id_tokens.provider.discovery_override = {
         "id_token_signing_alg_values_supported": ["RS256", "HS256"]
     }
-    harness.provider.sign_with = "hs256-client-secret"
-    assert await harness.code() == "id_token_alg"
+    id_tokens.provider.sign_with = "hs256-client-secret"
+    assert await id_tokens.code() == "id_token_alg"
 
 
-async def test_token_alg_must_match_configured_alg(harness) -> None:
-    harness.provider.discovery_override = {
+async def test_token_alg_must_match_configured_alg(id_tokens) -> None:
+    id_tokens.provider.discovery_override = {
         "id_token_signing_alg_values_supported": ["RS256", "RS512"]
     }
     settings = make_settings(id_token_signing_alg="RS512")
-    assert await harness.code(settings=settings) == "id_token_alg"
+    assert await id_tokens.code(settings=settings) == "id_token_alg"
 
 
-async def test_key_published_for_encryption_is_not_used(harness) -> None:
-    harness.provider.sign_with = "enc-key"
-    assert await harness.code() == "id_token_kid"
+async def test_key_published_for_encryption_is_not_used(id_tokens) -> None:
+    id_tokens.provider.sign_with = "enc-key"
+    assert await id_tokens.code() == "id_token_kid"
 
 
 @pytest.mark.parametrize(
     ("jwk_override", "code"),
     [({"use": "enc"}, "jwks_empty"), ({"alg": "RS512"}, "id_token_kid")],
 )
-async def test_signing_key_unusable_for_this_token(harness, jwk_override, code) -> None:
-    harness.provider.jwk_parameters_override = jwk_override
-    assert await harness.code() == code
+async def test_signing_key_unusable_for_this_token(id_tokens, jwk_override, code) -> None:
+    id_tokens.provider.jwk_parameters_override = jwk_override
+    assert await id_tokens.code() == code
 
 
-async def test_key_published_with_private_material_is_not_used(harness) -> None:
-    harness.provider.jwk_include_private = True
-    assert await harness.code() == "jwks_empty"
+async def test_key_published_with_private_material_is_not_used(id_tokens) -> None:
+    id_tokens.provider.jwk_include_private = True
+    assert await id_tokens.code() == "jwks_empty"
 
 
-async def test_missing_kid_uses_the_only_key(harness) -> None:
-    harness.provider.id_token_header_remove = {"kid"}
-    assert (await harness.validate())["sub"] == harness.provider.user["sub"]
+async def test_missing_kid_uses_the_only_key(id_tokens) -> None:
+    id_tokens.provider.id_token_header_remove = {"kid"}
+    assert (await id_tokens.validate())["sub"] == id_tokens.provider.user["sub"]
 
 
-async def test_missing_kid_with_several_keys_is_refused(harness) -> None:
+async def test_missing_kid_with_several_keys_is_refused(id_tokens) -> None:
     other = RSAKey.generate_key(2048, auto_kid=True).as_dict(private=False)
-    harness.provider.extra_jwks = [other]
-    harness.provider.id_token_header_remove = {"kid"}
-    assert await harness.code() == "id_token_kid"
+    id_tokens.provider.extra_jwks = [other]
+    id_tokens.provider.id_token_header_remove = {"kid"}
+    assert await id_tokens.code() == "id_token_kid"
 
 
-async def test_unknown_kid_is_refused(harness) -> None:
-    harness.provider.id_token_header_override = {"kid": "unknown"}
-    assert await harness.code() == "id_token_kid"
+async def test_unknown_kid_is_refused(id_tokens) -> None:
+    id_tokens.provider.id_token_header_override = {"kid": "unknown"}
+    assert await id_tokens.code() == "id_token_kid"
 
 
 @pytest.mark.parametrize(
@@ -211,15 +211,15 @@ async def test_unknown_kid_is_refused(harness) -> None:
     ],
     ids=["jku", "x5u", "jwk", "crit", "crit-b64", "b64", "kid-not-string"],
 )
-async def test_dangerous_header_parameters_are_refused(harness, header) -> None:
-    harness.provider.id_token_header_override = header
-    assert await harness.code() == "id_token_header"
-    assert harness.provider.requests["jwks"] == 0
+async def test_dangerous_header_parameters_are_refused(id_tokens, header) -> None:
+    id_tokens.provider.id_token_header_override = header
+    assert await id_tokens.code() == "id_token_header"
+    assert id_tokens.provider.requests["jwks"] == 0
 
 
-async def test_informational_x5_headers_are_ignored(harness) -> None:
-    harness.provider.id_token_header_override = {"x5t": "abc", "x5c": ["MIIB"], "cty": "JWT"}
-    assert (await harness.validate())["sub"] == harness.provider.user["sub"]
+async def test_informational_x5_headers_are_ignored(id_tokens) -> None:
+    id_tokens.provider.id_token_header_override = {"x5t": "abc", "x5c": ["MIIB"], "cty": "JWT"}
+    assert (await id_tokens.validate())["sub"] == id_tokens.provider.user["sub"]
 
 
 def segment(value: object) -> str:
@@ -241,8 +241,8 @@ def segment(value: object) -> str:
     ],
     ids=["empty", "one", "two", "four", "jwe", "space", "header-text", "header-dup", "header-list"],
 )
-async def test_malformed_tokens_are_invalid(harness, token: str) -> None:
-    assert await harness.code(token) == "id_token_invalid"
+async def test_malformed_tokens_are_invalid(id_tokens, token: str) -> None:
+    assert await id_tokens.code(token) == "id_token_invalid"
 
 
 @pytest.mark.parametrize(
@@ -250,13 +250,13 @@ async def test_malformed_tokens_are_invalid(harness, token: str) -> None:
     [b"[1]", b"not json", b'{"sub": "a", "sub": "b"}', b'{"exp": 1e999}'],
     ids=["array", "text", "duplicate-claims", "infinite-exp"],
 )
-async def test_signed_but_malformed_claims_are_invalid(harness, payload: bytes) -> None:
-    assert await harness.code(harness.provider.sign_payload(payload)) == "id_token_invalid"
+async def test_signed_but_malformed_claims_are_invalid(id_tokens, payload: bytes) -> None:
+    assert await id_tokens.code(id_tokens.provider.sign_payload(payload)) == "id_token_invalid"
 
 
-async def test_non_string_alg_is_refused(harness) -> None:
-    harness.provider.id_token_header_override = {"alg": 256}
-    assert await harness.code() == "id_token_alg"
+async def test_non_string_alg_is_refused(id_tokens) -> None:
+    id_tokens.provider.id_token_header_override = {"alg": 256}
+    assert await id_tokens.code() == "id_token_alg"
 
 
 @pytest.mark.parametrize(
@@ -294,10 +294,10 @@ async def test_non_string_alg_is_refused(harness) -> None:
         ({"at_hash": 1}, "id_token_at_hash"),
     ],
 )
-async def test_bad_claims_are_refused(harness, claims, code: str) -> None:
-    harness.provider.id_token_claims_remove = {name for name, v in claims.items() if v is None}
-    token = harness.token(**{name: v for name, v in claims.items() if v is not None})
-    assert await harness.code(token) == code
+async def test_bad_claims_are_refused(id_tokens, claims, code: str) -> None:
+    id_tokens.provider.id_token_claims_remove = {name for name, v in claims.items() if v is None}
+    token = id_tokens.token(**{name: v for name, v in claims.items() if v is not None})
+    assert await id_tokens.code(token) == code
 
 
 @pytest.mark.parametrize(
@@ -316,30 +316,30 @@ async def test_bad_claims_are_refused(harness, claims, code: str) -> None:
         {"sub": "00000000-0000-0000-0000-000000000000|~!@#$%^&*()"},
     ],
 )
-async def test_boundary_claims_pass(harness, claims) -> None:
-    assert (await harness.validate(harness.token(**claims)))["sub"]
+async def test_boundary_claims_pass(id_tokens, claims) -> None:
+    assert (await id_tokens.validate(id_tokens.token(**claims)))["sub"]
 
 
-async def test_leeway_and_max_age_are_configurable(harness) -> None:
-    token = harness.token(exp=NOW - 5, iat=NOW - 100)
-    assert await harness.code(token, leeway=0) == "id_token_expired"
-    assert await harness.code(token, leeway=10, max_iat_age=50) == "id_token_iat"
-    assert (await harness.validate(token, leeway=10, max_iat_age=100))["exp"] == NOW - 5
+async def test_leeway_and_max_age_are_configurable(id_tokens) -> None:
+    token = id_tokens.token(exp=NOW - 5, iat=NOW - 100)
+    assert await id_tokens.code(token, leeway=0) == "id_token_expired"
+    assert await id_tokens.code(token, leeway=10, max_iat_age=50) == "id_token_iat"
+    assert (await id_tokens.validate(token, leeway=10, max_iat_age=100))["exp"] == NOW - 5
 
 
-async def test_missing_at_hash_is_accepted(harness) -> None:
-    harness.provider.include_at_hash = False
-    assert "at_hash" not in await harness.validate()
+async def test_missing_at_hash_is_accepted(id_tokens) -> None:
+    id_tokens.provider.include_at_hash = False
+    assert "at_hash" not in await id_tokens.validate()
 
 
-async def test_at_hash_is_only_checked_against_a_given_access_token(harness) -> None:
-    token = harness.token(at_hash="wrong")
-    assert (await harness.validate(token, access_token=None))["at_hash"] == "wrong"
-    assert await harness.code(token, access_token="other") == "id_token_at_hash"
+async def test_at_hash_is_only_checked_against_a_given_access_token(id_tokens) -> None:
+    token = id_tokens.token(at_hash="wrong")
+    assert (await id_tokens.validate(token, access_token=None))["at_hash"] == "wrong"
+    assert await id_tokens.code(token, access_token="other") == "id_token_at_hash"
 
 
-async def test_at_hash_of_another_access_token_is_refused(harness) -> None:
-    assert await harness.code(access_token=ACCESS_TOKEN + "x") == "id_token_at_hash"
+async def test_at_hash_of_another_access_token_is_refused(id_tokens) -> None:
+    assert await id_tokens.code(access_token=ACCESS_TOKEN + "x") == "id_token_at_hash"
 
 
 @pytest.mark.parametrize(
@@ -352,9 +352,9 @@ async def test_at_hash_uses_the_left_half_of_the_algorithm_hash(
     digest = hashlib.new(hash_name, ACCESS_TOKEN.encode()).digest()
     expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
     async with FakeProvider.running(alg=alg) as provider:
-        harness = Harness(session, provider)
+        id_tokens = Harness(session, provider)
         provider.include_at_hash = False
-        assert (await harness.validate(harness.token(at_hash=expected)))["at_hash"] == expected
+        assert (await id_tokens.validate(id_tokens.token(at_hash=expected)))["at_hash"] == expected
 
 
 @pytest.mark.parametrize("alg", ["EdDSA", "Ed25519"])
@@ -364,11 +364,11 @@ async def test_ed25519_at_hash_may_use_sha512_or_pocket_ids_sha256(
 ) -> None:
     async with FakeProvider.running(alg=alg) as provider:
         provider.at_hash_digest = digest_name
-        harness = Harness(session, provider)
-        claims = await harness.validate()
+        id_tokens = Harness(session, provider)
+        claims = await id_tokens.validate()
         assert claims["at_hash"] == half_hash(ACCESS_TOKEN, alg, digest_name)
         # Either digest must still be the hash of this very access token.
-        assert await harness.code(access_token=ACCESS_TOKEN + "x") == "id_token_at_hash"
+        assert await id_tokens.code(access_token=ACCESS_TOKEN + "x") == "id_token_at_hash"
 
 
 @pytest.mark.parametrize(
@@ -410,11 +410,11 @@ async def test_every_accepted_at_hash_is_compared(session, monkeypatch) -> None:
         return compare_digest(given, expected)
 
     async with FakeProvider.running(alg="EdDSA") as provider:
-        harness = Harness(session, provider)
-        await harness.metadata()
+        id_tokens = Harness(session, provider)
+        await id_tokens.metadata()
         monkeypatch.setattr(hmac, "compare_digest", recording_compare)
         # SHA-512 matches first; the SHA-256 candidate is still compared.
-        await harness.validate()
+        await id_tokens.validate()
     assert [value for value in compared if value != NONCE.encode()] == [
         half_hash(ACCESS_TOKEN, "EdDSA").encode(),
         half_hash(ACCESS_TOKEN, "EdDSA", "sha256").encode(),
@@ -429,11 +429,11 @@ def test_at_hash_for_ed448_uses_shake256() -> None:
 
 
 class TestAllowedAlgorithms:
-    async def test_defaults_to_advertised_asymmetric_algorithms(self, harness) -> None:
-        harness.provider.discovery_override = {
+    async def test_defaults_to_advertised_asymmetric_algorithms(self, id_tokens) -> None:
+        id_tokens.provider.discovery_override = {
             "id_token_signing_alg_values_supported": ["HS256", "ES256", "none", "RS256"]
         }
-        metadata = await harness.metadata()
+        metadata = await id_tokens.metadata()
         assert allowed_algorithms(metadata, make_settings()) == ("RS256", "ES256")
 
     @pytest.mark.parametrize(
@@ -448,10 +448,12 @@ class TestAllowedAlgorithms:
         ],
     )
     async def test_configured_algorithm_must_be_advertised_and_usable(
-        self, harness, advertised, options, expected
+        self, id_tokens, advertised, options, expected
     ) -> None:
-        harness.provider.discovery_override = {"id_token_signing_alg_values_supported": advertised}
-        metadata = await harness.metadata()
+        id_tokens.provider.discovery_override = {
+            "id_token_signing_alg_values_supported": advertised
+        }
+        metadata = await id_tokens.metadata()
         settings = make_settings(**options)
         if expected:
             assert allowed_algorithms(metadata, settings) == expected

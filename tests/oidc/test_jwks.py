@@ -18,9 +18,8 @@ from custom_components.auth_oidc.oidc import (
 from custom_components.auth_oidc.oidc import jwks as jwks_module
 from custom_components.auth_oidc.oidc.http import HTTPResponse
 from custom_components.auth_oidc.oidc.jwks import KEY_REQUIREMENTS, key_fits_algorithm
+from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
-
-from .support import FakeClock
 
 RSA_KEY = RSAKey.generate_key(2048, auto_kid=True)
 EC_KEY = ECKey.generate_key("P-256", auto_kid=True)

@@ -16,11 +16,6 @@ from tests.fake_provider import DEFAULT_CLIENT_SECRET, FakeProvider
 from .support import login, make_client
 
 
-@pytest.fixture
-def client(session, provider) -> OIDCClient:
-    return make_client(session, provider)
-
-
 async def logged_in_refresh_token(client: OIDCClient, provider: FakeProvider) -> str:
     result = await login(client, provider)
     assert result.refresh_token is not None

@@ -61,6 +61,12 @@ if (!SUPPORTED_ALGS[ALG]) {
 }
 const MIN_PARAM_LENGTH = config.min_state_length ?? 8;
 const END_SESSION_CONFIRM = config.end_session_confirm ?? true;
+// Pocket ID has no back-channel logout, so by default neither has this
+// provider (and discovery does not announce it). With `backchannel_logout`
+// on, clients with a `backchannel_logout_uri` get OpenID Connect Back-Channel
+// Logout 1.0 logout tokens when a session ends here.
+const BACKCHANNEL_LOGOUT = config.backchannel_logout ?? false;
+if (typeof BACKCHANNEL_LOGOUT !== 'boolean') fail('backchannel_logout must be true or false');
 // How the token endpoint's ID tokens carry at_hash: "pocket-id" picks the
 // digest from the digits of the alg name like Pocket ID (fosite ComputeHash:
 // 384 -> SHA-384, 512 -> SHA-512, anything else, EdDSA included -> SHA-256);
@@ -160,6 +166,7 @@ if (!clients.length) fail('config needs at least one client');
 const COUNTER_NAMES = [
   'discovery', 'jwks', 'authorize', 'token', 'userinfo', 'end_session',
   'introspection', 'interaction', 'login', 'other',
+  'backchannel_logout', 'backchannel_logout_failed', // logout tokens sent, and refused or lost
 ];
 const counters = {};
 function resetCounters() {
@@ -278,6 +285,20 @@ function pocketIdShapedDiscovery(document) {
     url.hostname = INTERNAL_HOST;
     document[name] = url.href;
   }
+}
+
+// oidc-provider refuses to send requests to special-use addresses such as
+// 127.0.0.1 (SSRF protection). The relying parties of this provider all run
+// on loopback, so it sends its back-channel requests there, and nowhere else.
+function isLoopbackHost(hostname) {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+async function loopbackOnlyFetch(url, options) {
+  const { hostname } = new URL(url);
+  if (!isLoopbackHost(hostname)) throw new Error(`not sending to ${hostname}: loopback only`);
+  const { dispatcher: _ssrfGuard, ...rest } = options;
+  return globalThis.fetch(url, rest);
 }
 
 // Cookie signing keys survive provider re-creation (key rotation).
@@ -499,7 +520,9 @@ function buildProvider(issuer, port) {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     clientBasedCORS: () => true,
+    fetch: loopbackOnlyFetch,
     features: {
+      backchannelLogout: { enabled: BACKCHANNEL_LOGOUT },
       devInteractions: { enabled: false },
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
@@ -521,6 +544,12 @@ function buildProvider(issuer, port) {
   });
   provider.proxy = false;
   provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+  provider.on('backchannel.success', () => { counters.backchannel_logout += 1; });
+  provider.on('backchannel.error', (_ctx, err, client) => {
+    counters.backchannel_logout += 1;
+    counters.backchannel_logout_failed += 1;
+    console.error(`back-channel logout to ${client.clientId} failed: ${err.message}`);
+  });
   return { provider, handler: provider.callback() };
 }
 

@@ -38,8 +38,8 @@ from custom_components.auth_oidc.access_recheck import (  # noqa: E402
     MAX_CHECKS_PER_CYCLE,
 )
 from custom_components.auth_oidc.provider_tokens import ProviderTokenStore  # noqa: E402
-from tests.adversarial_support import CLIENT_ID, ONBOARDING, USER, setup_harness  # noqa: E402
 from tests.fake_provider import FakeProvider  # noqa: E402
+from tests.login_driver import CLIENT_ID, ONBOARDING, USER, setup_harness  # noqa: E402
 
 TICK: float = 0.005
 

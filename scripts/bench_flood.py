@@ -7,7 +7,7 @@ in-process FakeProvider, serves it on 127.0.0.1 and sends the flood over real TC
     .venv/bin/python scripts/bench_flood.py [--requests 100000] [--concurrency 64]
         [--tracemalloc 10000] [--kinds device-wait ...]
 
-The mix is tests/adversarial_support.py's flood_requests(): Home Assistant's login page
+The mix is tests/login_driver.py's flood_requests(): Home Assistant's login page
 (intercepted), the provider list, valid and invalid welcome pages, valid and invalid login
 starts, callbacks with forged state, the stylesheet, cross-device waiting pages (a code and
 a QR code each) and wrong cross-device codes; `--kinds` picks some. The stores keep their
@@ -57,7 +57,8 @@ from custom_components.auth_oidc.device_login import (  # noqa: E402
     DeviceLoginStore,
 )
 from custom_components.auth_oidc.runtime import DATA_DOMAIN  # noqa: E402
-from tests.adversarial_support import (  # noqa: E402
+from tests.fake_provider import FakeProvider  # noqa: E402
+from tests.login_driver import (  # noqa: E402
     EXPECTED_FLOOD_STATUS,
     ONBOARDING,
     USER,
@@ -67,7 +68,6 @@ from tests.adversarial_support import (  # noqa: E402
     setup_harness,
     storage_writes,
 )
-from tests.fake_provider import FakeProvider  # noqa: E402
 
 
 class FloodClient:

@@ -25,7 +25,6 @@ from unittest.mock import AsyncMock, patch
 import pytest
 from homeassistant.core import HomeAssistant
 
-from tests.adversarial_support import ONBOARDING, USER, Harness, setup_harness
 from tests.client_app import (
     REAL_FETCH_REDIRECT_URIS,
     REGISTERED_REDIRECT_URI,
@@ -33,6 +32,7 @@ from tests.client_app import (
     client_app_page,
 )
 from tests.fake_provider import FakeProvider
+from tests.login_driver import ONBOARDING, USER, Harness, setup_harness
 
 
 def pytest_configure(config: pytest.Config) -> None:

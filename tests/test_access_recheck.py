@@ -26,13 +26,13 @@ from custom_components.auth_oidc.provider_tokens import (
     ProviderTokenStore,
     provider_token_store,
 )
-from tests.adversarial_support import (
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     CLIENT_ID,
     USER,
     Harness,
     setup_harness,
 )
-from tests.fake_provider import FakeProvider
 
 RECHECK = {"recheck_access": True, "recheck_interval": 1}
 pytestmark = [

@@ -32,7 +32,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.auth_oidc.const import CONTEXT_IDENTITY, DOMAIN
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
-from tests.adversarial_support import (
+from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
+from tests.fake_clock import FakeClock
+from tests.fake_provider import FakeProvider, pkce_s256
+from tests.login_driver import (
     CLIENT_ID,
     CLIENT_STATE,
     REDIRECT_URI,
@@ -49,9 +52,6 @@ from tests.adversarial_support import (
     response_secrets,
     setup_harness,
 )
-from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
-from tests.fake_clock import FakeClock
-from tests.fake_provider import FakeProvider, pkce_s256
 
 pytestmark = [
     pytest.mark.usefixtures("onboarded", "client_id_pages"),

@@ -13,8 +13,8 @@ from custom_components.auth_oidc.browser_views import callback_failure
 from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.login_page import LoginPageReason
 from custom_components.auth_oidc.oidc import ErrorCode, OIDCError, discovery
-from tests.adversarial_support import CLIENT_ID, REDIRECT_URI, authorize_query, setup_harness
 from tests.fake_provider import FakeProvider, half_hash
+from tests.login_driver import CLIENT_ID, REDIRECT_URI, authorize_query, setup_harness
 
 pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 

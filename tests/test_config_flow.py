@@ -43,8 +43,8 @@ from custom_components.auth_oidc.settings import (
     settings_from_entry,
     split_config,
 )
-from tests.adversarial_support import Harness, authorize_query, setup_harness
 from tests.fake_provider import DEFAULT_USER, FakeProvider
+from tests.login_driver import Harness, authorize_query, setup_harness
 from tests.oidc.support import self_signed_tls
 
 pytestmark = [

@@ -47,9 +47,9 @@ from custom_components.auth_oidc.login_clients import ClientRequest
 from custom_components.auth_oidc.login_state import source_key
 from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
-from tests.adversarial_support import set_up_integration, spy_auth_codes
 from tests.fake_clock import FakeClock
 from tests.fake_provider import FakeProvider
+from tests.login_driver import set_up_integration, spy_auth_codes
 
 APP_REDIRECT = "homeassistant://auth-callback"
 APPS = {

@@ -12,12 +12,12 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 
 from custom_components.auth_oidc.const import DOMAIN
-from tests.adversarial_support import (
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     VERIFIER,
     Harness,
     setup_harness,
 )
-from tests.fake_provider import FakeProvider
 
 
 async def set_up_diagnostics(hass: HomeAssistant) -> None:

@@ -29,7 +29,10 @@ from custom_components.auth_oidc.device_login import (
 from custom_components.auth_oidc.login_state import PENDING_LOGINS_PER_ADDRESS, PendingLoginStore
 from custom_components.auth_oidc.pages import qr_svg
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
-from tests.adversarial_support import (
+from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
+from tests.fake_clock import FakeClock
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     EXPECTED_FLOOD_STATUS,
     Harness,
     authorize_query,
@@ -38,9 +41,6 @@ from tests.adversarial_support import (
     setup_harness,
     storage_writes,
 )
-from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
-from tests.fake_clock import FakeClock
-from tests.fake_provider import FakeProvider
 
 FLOOD_REQUESTS = int(os.environ.get("FLOOD_REQUESTS", "2000"))
 CAP = 50

@@ -27,7 +27,9 @@ from yarl import URL
 
 from custom_components.auth_oidc.pages import STATIC_DIR
 from custom_components.auth_oidc.runtime import DATA_DOMAIN
-from tests.adversarial_support import (
+from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     CLIENT_ID,
     REDIRECT_URI,
     Harness,
@@ -38,8 +40,6 @@ from tests.adversarial_support import (
     response_secrets,
     setup_harness,
 )
-from tests.client_app import REGISTERED_REDIRECT_URI, ClientApp
-from tests.fake_provider import FakeProvider
 
 
 async def log_in(harness: Harness) -> None:

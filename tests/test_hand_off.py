@@ -11,7 +11,7 @@ from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.hand_off import ACCOUNT_REFUSALS
 from custom_components.auth_oidc.hass_auth import UserRefusal
 from custom_components.auth_oidc.login_page import LoginPageReason
-from tests.adversarial_support import REDIRECT_URI, setup_harness
+from tests.login_driver import REDIRECT_URI, setup_harness
 
 pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 

@@ -25,13 +25,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.health import UNREACHABLE_AFTER
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
-from tests.adversarial_support import (
+from tests.fake_clock import FakeClock
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     Harness,
     reason_text,
     setup_harness,
 )
-from tests.fake_clock import FakeClock
-from tests.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 

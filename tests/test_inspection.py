@@ -11,14 +11,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.auth_oidc.const import DOMAIN
 from custom_components.auth_oidc.settings import SETTINGS_SCHEMA
-from tests.adversarial_support import (
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     USER,
     Harness,
     reason_text,
     response_secrets,
     setup_harness,
 )
-from tests.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 

@@ -11,12 +11,12 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from tests.adversarial_support import (
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     BAN_THRESHOLD,
     USER,
     setup_harness,
 )
-from tests.fake_provider import FakeProvider
 
 pytestmark = [
     pytest.mark.usefixtures("onboarded", "client_id_pages"),

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 import pytest
 from homeassistant.core import HomeAssistant
 
-from tests.adversarial_support import CLIENT_ID, REDIRECT_URI, authorize_query, setup_harness
+from tests.login_driver import CLIENT_ID, REDIRECT_URI, authorize_query, setup_harness
 
 pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 

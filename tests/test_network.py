@@ -9,8 +9,8 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import register_auth_provider
 
 from custom_components.auth_oidc.const import DOMAIN
-from tests.adversarial_support import authorize_query, setup_harness
 from tests.fake_provider import FakeProvider
+from tests.login_driver import authorize_query, setup_harness
 
 pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 

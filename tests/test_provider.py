@@ -9,8 +9,8 @@ from homeassistant.auth.providers.homeassistant import HassAuthProvider
 from homeassistant.core import HomeAssistant
 
 from custom_components.auth_oidc.const import DOMAIN
-from tests.adversarial_support import setup_harness
 from tests.fake_provider import FakeProvider
+from tests.login_driver import setup_harness
 
 pytestmark = [pytest.mark.usefixtures("onboarded"), pytest.mark.fake_provider(alg="RS256")]
 

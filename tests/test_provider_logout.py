@@ -11,14 +11,14 @@ from custom_components.auth_oidc import sessions
 from custom_components.auth_oidc.const import EVENT_LOGOUT
 from custom_components.auth_oidc.logbook import describe_logout
 from custom_components.auth_oidc.sessions import IdTokenHints, PendingLogouts
-from tests.adversarial_support import (
+from tests.fake_clock import FakeClock
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     CLIENT_ID,
     Harness,
     authorize_query,
     setup_harness,
 )
-from tests.fake_clock import FakeClock
-from tests.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 

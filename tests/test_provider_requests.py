@@ -10,12 +10,12 @@ from homeassistant.core import HomeAssistant
 
 from custom_components.auth_oidc import WARM_UP_TASK_NAME
 from custom_components.auth_oidc.const import DOMAIN
-from tests.adversarial_support import (
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     USER,
     Harness,
     setup_harness,
 )
-from tests.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 

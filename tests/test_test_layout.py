@@ -1,7 +1,7 @@
 """Keep the test suite's own layout, read from its syntax tree.
 
 - No test module imports another test module: what several modules share is a fixture in a
-  conftest.py or a helper in a support module (fake_provider.py, adversarial_support.py, ...).
+  conftest.py or a helper in a support module (fake_provider.py, login_driver.py, ...).
 - Fixtures are defined in conftest.py files and test modules only, never in support modules
   (a fixture imported from a module only works by accident of the importing module's names).
 - Each fixture is defined in one place; the overrides below are the only exceptions.

@@ -16,14 +16,14 @@ from custom_components.auth_oidc.logbook import (
     describe_revoked,
     describe_user_linked,
 )
-from tests.adversarial_support import (
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     USER,
     Harness,
     local_user,
     response_secrets,
     setup_harness,
 )
-from tests.fake_provider import FakeProvider
 
 PROXY = {"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]}
 INTERNET = {"X-Forwarded-For": "203.0.113.9"}

@@ -10,11 +10,11 @@ from homeassistant.core import Event, HomeAssistant
 
 from custom_components.auth_oidc.const import EVENT_REVOKED
 from custom_components.auth_oidc.oidc.id_token import BACKCHANNEL_LOGOUT_EVENT
-from tests.adversarial_support import (
+from tests.fake_provider import FakeProvider
+from tests.login_driver import (
     USER,
     Harness,
 )
-from tests.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("onboarded", "client_id_pages")
 

@@ -1,4 +1,4 @@
-"""Harness for the adversarial, fuzz and flood tests: the real integration against FakeProvider."""
+"""The one login driver of the integration tests: the real integration against FakeProvider."""
 
 import base64
 import hashlib
